@@ -1,0 +1,270 @@
+"""Every Twilio stream: a few classes with hooks, then the ENDPOINTS table."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from typing_extensions import override
+
+from tap_twilio.client import ALERT_RETENTION, MESSAGE_RETENTION, TwilioStream
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from singer_sdk.helpers.types import Context, Record
+
+CONFERENCE_STATUSES = ({"Status": "init"}, {"Status": "in-progress"}, {"Status": "completed"})
+NUMBER_TYPES = {"local": "Local", "mobile": "Mobile", "toll_free": "TollFree"}
+
+
+class Accounts(TwilioStream):
+    """The main account and its subaccounts, from the listing the tap already made."""
+
+    name = "accounts"
+    path = "/Accounts.json"
+    per_account = False
+    state_partitioning_keys = None
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        for record in self.tap.account_records:
+            yield self._convert(dict(record))
+
+
+class Alerts(TwilioStream):
+    """Monitor alerts of the credentials' own account; Monitor keeps 30 days."""
+
+    name = "alerts"
+    host = "monitor"
+    path = "/v1/Alerts"
+    replication_key = "date_updated"
+    date_filter = "StartDate"
+    filter_field = "date_created"
+    filter_granularity = "timestamp"  # Monitor takes full timestamps
+    retention = ALERT_RETENTION
+
+    @property
+    @override
+    def partitions(self) -> list[dict[str, Any]] | None:
+        main = self.tap.main_account_sid
+        return [{"account_sid": main}] if main in self.tap.synced_account_sids else []
+
+
+class Messages(TwilioStream):
+    """Messages; only those with media get a media request."""
+
+    name = "messages"
+    path = "/Accounts/{account_sid}/Messages.json"
+    replication_key = "date_updated"
+    date_filter = "DateSent"  # the only server-side filter; late updates come from the lookback
+    filter_field = "date_sent"
+    retention = MESSAGE_RETENTION
+
+    @override
+    def generate_child_contexts(self, record: Record, context: Context | None) -> Iterable[Context | None]:
+        if record.get("num_media"):  # Decimal("0") is falsy: no request for messages without media
+            yield {"account_sid": record["account_sid"], "message_sid": record["sid"]}
+
+
+class Conferences(TwilioStream):
+    """Conferences of every status (Twilio lists only in-progress ones unless Status is given)."""
+
+    name = "conferences"
+    path = "/Accounts/{account_sid}/Conferences.json"
+    replication_key = "date_updated"
+    date_filter = "DateUpdated"  # the only date_updated filter in v2010
+    filter_field = "date_updated"
+    param_sets = CONFERENCE_STATUSES
+
+    @override
+    def generate_child_contexts(self, record: Record, context: Context | None) -> Iterable[Context | None]:
+        yield {"account_sid": record["account_sid"], "conference_sid": record["sid"]}
+
+
+class Addresses(TwilioStream):
+    """Addresses; each may have phone numbers that depend on it."""
+
+    name = "addresses"
+    path = "/Accounts/{account_sid}/Addresses.json"
+    replication_key = "date_updated"
+
+    @override
+    def generate_child_contexts(self, record: Record, context: Context | None) -> Iterable[Context | None]:
+        yield {"account_sid": record["account_sid"], "address_sid": record["sid"]}
+
+
+class AvailablePhoneNumberCountries(TwilioStream):
+    """Countries with numbers for sale; a country lists only the number types it offers."""
+
+    name = "available_phone_number_countries"
+    path = "/Accounts/{account_sid}/AvailablePhoneNumbers.json"
+    list_key = "countries"
+    primary_keys = ("account_sid", "country_code")  # Stitch's country_code alone collapses accounts
+
+    @override
+    def generate_child_contexts(self, record: Record, context: Context | None) -> Iterable[Context | None]:
+        offered = [kind for kind in NUMBER_TYPES if kind in (record.get("subresource_uris") or {})]
+        yield {
+            "account_sid": record["account_sid"],
+            "country_code": record["country_code"],
+            "offers": ",".join(offered),
+        }
+
+
+class AvailablePhoneNumbersStream(TwilioStream):
+    """Numbers for sale of one type, requested only from countries that offer it."""
+
+    number_type: ClassVar[str]
+    list_key = "available_phone_numbers"
+    primary_keys = ("account_sid", "iso_country", "phone_number")
+    parent_stream_type = AvailablePhoneNumberCountries
+    missing_is_empty = True  # some countries answer 404 for a type
+
+    @override
+    def wants(self, context: dict[str, Any]) -> bool:
+        return self.number_type in context.get("offers", "").split(",")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Endpoint:
+    """A stream that differs from TwilioStream only in data."""
+
+    name: str
+    path: str
+    list_key: str | None = None
+    primary_keys: tuple[str, ...] = ("sid",)
+    replication_key: str | None = None
+    date_filter: str | None = None
+    filter_field: str | None = None
+    filter_granularity: str = "day"
+    extra_params: tuple[tuple[str, str], ...] = ()
+    parent: type[TwilioStream] | None = None
+    base: type[TwilioStream] = TwilioStream
+    single_object: bool = False
+    retention: dt.timedelta | None = None
+    number_type: str | None = None
+
+    def stream_class(self) -> type[TwilioStream]:
+        """Build the class the SDK instantiates."""
+        attrs: dict[str, Any] = {
+            "name": self.name,
+            "path": self.path,
+            "list_key": self.list_key,
+            "primary_keys": self.primary_keys,
+            "replication_key": self.replication_key,
+            "date_filter": self.date_filter,
+            "filter_field": self.filter_field,
+            "filter_granularity": self.filter_granularity,
+            "extra_params": dict(self.extra_params),
+            "single_object": self.single_object,
+            "retention": self.retention,
+            "__doc__": f"Twilio {self.name}.",
+        }
+        if self.parent is not None:
+            attrs["parent_stream_type"] = self.parent
+            attrs["state_partitioning_keys"] = []  # full-table children: no per-parent state
+        if self.number_type is not None:
+            attrs["number_type"] = self.number_type
+        class_name = "".join(part.title() for part in self.name.split("_"))
+        return type(class_name, (self.base,), attrs)
+
+
+ENDPOINTS = (
+    Endpoint(
+        name="account_balance",
+        path="/Accounts/{account_sid}/Balance.json",
+        primary_keys=("account_sid",),
+        single_object=True,  # one object, not a page
+    ),
+    Endpoint(
+        name="dependent_phone_numbers",
+        path="/Accounts/{account_sid}/Addresses/{address_sid}/DependentPhoneNumbers.json",
+        parent=Addresses,
+    ),
+    Endpoint(name="applications", path="/Accounts/{account_sid}/Applications.json", replication_key="date_created"),
+    *(
+        Endpoint(
+            name=f"available_phone_numbers_{kind}",
+            path=f"/Accounts/{{account_sid}}/AvailablePhoneNumbers/{{country_code}}/{suffix}.json",
+            list_key="available_phone_numbers",
+            primary_keys=("account_sid", "iso_country", "phone_number"),
+            parent=AvailablePhoneNumberCountries,
+            base=AvailablePhoneNumbersStream,
+            number_type=kind,
+        )
+        for kind, suffix in NUMBER_TYPES.items()
+    ),
+    Endpoint(
+        name="calls",
+        path="/Accounts/{account_sid}/Calls.json",
+        replication_key="date_updated",
+        date_filter="StartTime",  # the only useful server-side filter; late updates come from the lookback
+        filter_field="start_time",
+    ),
+    Endpoint(
+        name="conference_participants",
+        path="/Accounts/{account_sid}/Conferences/{conference_sid}/Participants.json",
+        list_key="participants",
+        primary_keys=("uri",),  # Stitch's key; a participant has no sid
+        parent=Conferences,
+    ),
+    Endpoint(
+        name="incoming_phone_numbers",
+        path="/Accounts/{account_sid}/IncomingPhoneNumbers.json",
+        replication_key="date_updated",
+    ),
+    Endpoint(name="keys", path="/Accounts/{account_sid}/Keys.json", replication_key="date_updated"),
+    Endpoint(
+        name="message_media",
+        path="/Accounts/{account_sid}/Messages/{message_sid}/Media.json",
+        list_key="media_list",  # Twilio's key is not the stream name here
+        parent=Messages,
+    ),
+    Endpoint(
+        name="outgoing_caller_ids",
+        path="/Accounts/{account_sid}/OutgoingCallerIds.json",
+        replication_key="date_updated",
+    ),
+    Endpoint(name="queues", path="/Accounts/{account_sid}/Queues.json", replication_key="date_updated"),
+    Endpoint(
+        name="recordings",
+        path="/Accounts/{account_sid}/Recordings.json",
+        replication_key="date_created",
+        date_filter="DateCreated",
+        filter_field="date_created",
+        retention=MESSAGE_RETENTION,
+    ),
+    Endpoint(
+        name="transcriptions",
+        path="/Accounts/{account_sid}/Transcriptions.json",
+        replication_key="date_updated",
+    ),
+    Endpoint(
+        name="usage_records",
+        path="/Accounts/{account_sid}/Usage/Records/Daily.json",
+        list_key="usage_records",
+        primary_keys=("account_sid", "category", "start_date"),
+        replication_key="start_date",
+        date_filter="StartDate",
+        filter_field="start_date",
+        filter_granularity="date",  # StartDate/EndDate are inclusive dates
+        extra_params=(("IncludeSubaccounts", "false"),),  # each account's own usage: no double counting
+    ),
+    Endpoint(
+        name="usage_triggers",
+        path="/Accounts/{account_sid}/Usage/Triggers.json",
+        replication_key="date_updated",
+    ),
+)
+
+STREAM_TYPES: tuple[type[TwilioStream], ...] = (
+    Accounts,
+    Addresses,
+    Alerts,
+    AvailablePhoneNumberCountries,
+    Conferences,
+    Messages,
+    *(endpoint.stream_class() for endpoint in ENDPOINTS),
+)
