@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 import ipaddress
 import json
 import re
@@ -388,7 +389,7 @@ def config_problems(config: dict[str, Any]) -> list[str]:
         value = config.get(name)
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < low or (
+        if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)) or value < low or (
             high is not None and value > high
         ) or (name in {"date_window_days", "page_size", "max_concurrency", "max_retries"} and value != int(value)):
             problems.append(message)
