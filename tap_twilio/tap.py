@@ -319,6 +319,7 @@ class TapTwilio(Tap):
     @override
     def sync_all(self) -> None:
         try:
+            _ = self.synced_account_sids  # the first request: bad credentials fail here, before any output
             super().sync_all()
         except TwilioError as exc:
             self.logger.error("Sync failed: %s", exc)  # noqa: TRY400  # one line, no traceback
