@@ -6,7 +6,6 @@ import datetime as dt
 import json
 import pathlib
 import socket
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -151,7 +150,8 @@ def test_expected_matches_paging_for_every_resource(sb):
         assert media == sb.expected("message_media", acct)
         parts = []
         for c in exp:
-            parts += page_all(s, sb, acct_path(sb, f"Conferences/{c['sid']}/Participants.json", acct), "participants")[0]
+            path = acct_path(sb, f"Conferences/{c['sid']}/Participants.json", acct)
+            parts += page_all(s, sb, path, "participants")[0]
         assert sorted(p["uri"] for p in parts) == sorted(p["uri"] for p in sb.expected("conference_participants", acct))
         deps = []
         for a in sb.expected("addresses", acct):
@@ -233,7 +233,8 @@ def test_date_filter_inclusive_at_day_boundaries():
                           date_created=midnight)
         r = sb.add_record("recordings", sb.main_account_sid, date_created=midnight)
         assert m["date_sent"] == "Mon, 05 Oct 2026 00:00:00 +0000"
-        for seg, key, field, rec in (("Messages.json", "messages", "DateSent", m), ("Calls.json", "calls", "StartTime", c),
+        for seg, key, field, rec in (("Messages.json", "messages", "DateSent", m),
+                                     ("Calls.json", "calls", "StartTime", c),
                                      ("Recordings.json", "recordings", "DateCreated", r)):
             sid = rec["sid"]
             assert sid in _day_filter(s, sb, seg, key, field, **{f"{field}>": "2026-10-05"})
@@ -256,7 +257,8 @@ def test_date_filter_inclusive_at_day_boundaries():
 
 def test_calls_end_time_filter_matches_expected(sb):
     s = session(sb)
-    got, _ = page_all(s, sb, acct_path(sb, "Calls.json"), "calls", **{"EndTime>": "2026-11-01", "EndTime<": "2026-11-10"})
+    got, _ = page_all(s, sb, acct_path(sb, "Calls.json"), "calls",
+                      **{"EndTime>": "2026-11-01", "EndTime<": "2026-11-10"})
     exp = [c for c in sb.expected("calls", sb.main_account_sid)
            if dt.date(2026, 11, 1) <= rfc(c["end_time"] or c["date_created"]).date() <= dt.date(2026, 11, 10)]
     assert got == exp and exp
@@ -655,15 +657,43 @@ def test_deterministic_and_lazy_scale():
     a = Sandbox(seed=11, now=NOW, subaccounts=1)
     b = Sandbox(seed=11, now=NOW, subaccounts=1)
     assert a.expected("messages") == b.expected("messages") and a.secrets() == b.secrets()
+    assert Sandbox(seed=12, now=NOW).expected("messages") != a.expected("messages")
     t = time.perf_counter()
     big = Sandbox(seed=1, now=NOW, subaccounts=0, sizes={"messages": 1_000_000}, record_requests=False)
     assert time.perf_counter() - t < 2
     with big:
         s = session(big)
-        t = time.perf_counter()
         doc = get(s, big, acct_path(big, "Messages.json"), PageSize=1000, **{"DateSent<": "2026-09-01"}).json()
-        assert len(doc["messages"]) == 1000 and time.perf_counter() - t < 2
+        assert len(doc["messages"]) == 1000
+        assert float(doc and s.get(big.url + doc["uri"], timeout=10).headers["Twilio-Request-Duration"]) < 1.0
+        assert rfc(doc["messages"][0]["date_sent"]).date() == dt.date(2026, 9, 1)
         doc2 = s.get(big.url + doc["next_page_uri"], timeout=10).json()
-        assert doc2["messages"][0]["date_sent"] <= doc["messages"][-1]["date_sent"] or True
-        assert not big.stats.requests
-    threading.Thread  # keep import used
+        assert rfc(doc2["messages"][0]["date_sent"]) <= rfc(doc["messages"][-1]["date_sent"])
+        assert not {m["sid"] for m in doc["messages"]} & {m["sid"] for m in doc2["messages"]}
+        assert big.stats.total == 3 and not big.stats.requests
+
+
+def test_tie_breaking_many_records_per_second():
+    # 3000 messages in ~14 minutes: several share a second; paging must still be exact
+    with Sandbox(seed=2, now=NOW, subaccounts=1, days=0.01, sizes={"messages": 3000},
+                 account_offsets_days={1: 30}, account_sizes={1: {"messages": 10}}) as sb:
+        s = session(sb)
+        got, _ = page_all(s, sb, acct_path(sb, "Messages.json"), "messages", PageSize=97)
+        exp = sb.expected("messages", sb.main_account_sid)
+        assert got == exp and len({m["sid"] for m in got}) == 3000
+        sub = sb.expected("messages", sb.account_sids[1])
+        assert len(sub) == 10 and rfc(sub[0]["date_sent"]) < NOW - dt.timedelta(days=29)
+
+
+def test_cli_parser_and_stop_closes_connections():
+    from tap_twilio.sandbox.__main__ import build_parser
+
+    args = build_parser().parse_args(["--port", "0", "--messages", "10", "--rate-429", "0.1", "--write-config", "x"])
+    assert args.messages == 10 and args.rate_429 == 0.1 and args.write_config == "x"
+    sb = Sandbox(seed=1, now=NOW, subaccounts=0).start()
+    url = sb.url + acct_path(sb, "Queues.json")
+    s = session(sb)
+    assert s.get(url, timeout=5).status_code == 200  # leaves a kept-alive connection in the pool
+    sb.stop()
+    with pytest.raises(requests.exceptions.ConnectionError):
+        s.get(url, timeout=5)

@@ -1,0 +1,334 @@
+"""End to end: `tap-twilio | target-postgres` (MeltanoLabs 0.8.1) against the sandbox, checked with SQL.
+
+The helpers at the top (expected rows, the pipe runner, PostgreSQL access) are shared by the DuckDB, Stitch-pipe and
+Meltano tests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+import time
+import uuid
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import FAST_RETRIES, discover, select
+from tap_twilio.dates import to_iso
+from tap_twilio.sandbox import Sandbox
+
+BIN = Path(sys.executable).parent
+PG_DSN = "host=127.0.0.1 port=5432 user=root dbname=test connect_timeout=3"
+SQLALCHEMY_URL = "postgresql+psycopg://root@127.0.0.1:5432/test"
+ALL_ACCOUNTS = "*"  # the accounts stream is keyed by its own sid
+
+
+def pg_problem() -> str | None:
+    """Why PostgreSQL cannot be used here, or None."""
+    try:
+        import psycopg  # noqa: PLC0415
+    except ImportError as exc:  # pragma: no cover - psycopg is a test dependency
+        return f"psycopg is not installed ({exc})"
+    try:
+        with psycopg.connect(PG_DSN) as conn:
+            conn.execute("select 1")
+    except psycopg.Error as exc:
+        return f"PostgreSQL is not reachable at 127.0.0.1:5432 (user root, database test): {exc}".strip()
+    return None
+
+
+PG_PROBLEM = pg_problem()
+requires_pg = pytest.mark.skipif(PG_PROBLEM is not None, reason=PG_PROBLEM or "")
+pytestmark = requires_pg
+
+
+# --- what the sandbox holds ----------------------------------------------------------------------
+
+
+def stream_info(catalog: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """stream -> key_properties, replication_key and schema, from a discovered catalog."""
+    info = {}
+    for entry in catalog["streams"]:
+        root = next(m["metadata"] for m in entry["metadata"] if m["breadcrumb"] == [])
+        info[entry["tap_stream_id"]] = {
+            "key_properties": list(entry.get("key_properties") or root.get("table-key-properties") or []),
+            "replication_key": entry.get("replication_key") or root.get("replication-key"),
+            "schema": entry["schema"],
+        }
+    return info
+
+
+def expected_keys(sb: Sandbox, stream: str, info: dict[str, Any], start_date: str) -> dict[str, set[tuple[str, ...]]]:
+    """account -> primary keys (as text) of the rows a full first run must load.
+
+    Incremental streams keep only records whose replication key is on or after start_date; usage_records
+    (replication key start_date, a date) keep the rows from start_date's day on.
+    """
+    keys, rkey = info["key_properties"], info["replication_key"]
+    start_iso = to_iso(start_date)
+    assert start_iso is not None
+    out: dict[str, set[tuple[str, ...]]] = defaultdict(set)
+    accounts = [None] if stream == "accounts" else sb.account_sids
+    for account in accounts:
+        for raw in sb.expected(stream, account):
+            record = dict(raw)
+            if account is not None:
+                record.setdefault("account_sid", account)  # available numbers carry no account_sid
+            if rkey and record.get(rkey):
+                value = str(record[rkey])
+                if len(value) == 10:  # a date (usage_records.start_date)
+                    if value < start_iso[:10]:
+                        continue
+                elif (to_iso(value) or "") < start_iso:
+                    continue
+            owner = ALL_ACCOUNTS if account is None else record["account_sid"]
+            out[owner].add(tuple(str(record[k]) for k in keys))
+    return dict(out)
+
+
+def recent_messages(sb: Sandbox, per_account: int, within: dt.timedelta) -> list[dict[str, Any]]:
+    """A few messages per account sent within `within` of now (inside the tap's lookback)."""
+    floor = (sb.now - within).astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    chosen = []
+    for account in sb.account_sids:
+        fresh = [m for m in sb.expected("messages", account) if (to_iso(m.get("date_sent")) or "") >= floor]
+        assert len(fresh) >= per_account, f"sandbox account {account} has too few recent messages"
+        chosen += fresh[:per_account]
+    return chosen
+
+
+def change_messages(sb: Sandbox) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Update status and price of a few recent messages and add new ones; (sid -> new fields, new sids)."""
+    updated = {}
+    for i, message in enumerate(recent_messages(sb, per_account=2, within=dt.timedelta(days=2))):
+        fields = {"status": "undelivered", "price": f"-0.{1234 + i:05d}"}
+        sb.update_record("messages", message["sid"], **fields)
+        updated[message["sid"]] = fields
+    added = [sb.add_record("messages", account)["sid"] for account in sb.account_sids for _ in range(2)]
+    return updated, added
+
+
+# --- running the pipe -----------------------------------------------------------------------------
+
+
+def pipe(
+    tmp_path: Path,
+    tap_config: dict[str, Any],
+    target: str,
+    target_config: dict[str, Any],
+    *,
+    state: dict[str, Any] | None = None,
+    catalog: dict[str, Any] | None = None,
+    name: str = "run",
+) -> dict[str, Any]:
+    """`tap-twilio ... | target-x --config t` as two processes joined by a pipe; returns the target's last state."""
+    run_dir = tmp_path / name
+    run_dir.mkdir()
+    (run_dir / "tap.json").write_text(json.dumps(tap_config))
+    (run_dir / "target.json").write_text(json.dumps(target_config))
+    tap_cmd = [str(BIN / "tap-twilio"), "--config", str(run_dir / "tap.json")]
+    if state is not None:
+        (run_dir / "state.json").write_text(json.dumps(state))
+        tap_cmd += ["--state", str(run_dir / "state.json")]
+    if catalog is not None:
+        (run_dir / "catalog.json").write_text(json.dumps(catalog))
+        tap_cmd += ["--catalog", str(run_dir / "catalog.json")]
+    with (run_dir / "tap.err").open("w") as tap_err, (run_dir / "target.err").open("w") as target_err:
+        tap = subprocess.Popen(tap_cmd, stdout=subprocess.PIPE, stderr=tap_err)
+        assert tap.stdout is not None
+        loader = subprocess.Popen(
+            [str(BIN / target), "--config", str(run_dir / "target.json")],
+            stdin=tap.stdout,
+            stdout=subprocess.PIPE,
+            stderr=target_err,
+            text=True,
+        )
+        tap.stdout.close()  # the target owns the read end: the tap gets SIGPIPE if the target dies
+        out, _ = loader.communicate(timeout=300)
+        tap_rc = tap.wait(timeout=60)
+    assert tap_rc == 0, f"tap-twilio failed:\n{(run_dir / 'tap.err').read_text()[-3000:]}"
+    assert loader.returncode == 0, f"{target} failed:\n{(run_dir / 'target.err').read_text()[-3000:]}"
+    lines = [line for line in out.splitlines() if line.strip()]
+    assert lines, f"{target} printed no state"
+    return json.loads(lines[-1])
+
+
+def bookmarks_by_account(state: dict[str, Any], stream: str) -> dict[str, str]:
+    """account -> replication_key_value of a stream in a tap state."""
+    return {
+        p["context"]["account_sid"]: p["replication_key_value"]
+        for p in state["bookmarks"][stream].get("partitions", [])
+        if "replication_key_value" in p
+    }
+
+
+# --- PostgreSQL -------------------------------------------------------------------------------------
+
+
+def pg_connect() -> Any:
+    import psycopg  # noqa: PLC0415
+
+    return psycopg.connect(PG_DSN, autocommit=True)
+
+
+def pg_query(sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    with pg_connect() as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+@pytest.fixture
+def pg_schema() -> Any:
+    """A fresh, uniquely named target schema, dropped afterwards."""
+    name = f"tap_twilio_test_{uuid.uuid4().hex[:10]}"
+    yield name
+    with pg_connect() as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+def pg_target_config(schema: str) -> dict[str, Any]:
+    return {"sqlalchemy_url": SQLALCHEMY_URL, "default_target_schema": schema}
+
+
+def pg_keys(schema: str, table: str, info: dict[str, Any]) -> dict[str, list[tuple[str, ...]]]:
+    """account -> primary keys (as text) of a table's rows, duplicates kept."""
+    owner = "sid" if table == "accounts" else "account_sid"
+    columns = ", ".join(f'"{k}"::text' for k in info["key_properties"])
+    out: dict[str, list[tuple[str, ...]]] = defaultdict(list)
+    for row in pg_query(f'SELECT "{owner}", {columns} FROM "{schema}"."{table}"'):
+        out[ALL_ACCOUNTS if table == "accounts" else row[0]].append(tuple(row[1:]))
+    return dict(out)
+
+
+def assert_rows_match(schema: str, sb: Sandbox, streams: dict[str, dict[str, Any]], start_date: str) -> None:
+    """Every table holds exactly the sandbox's rows, per account, each once."""
+    tables = {r[0] for r in pg_query("SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+                                     schema)}
+    problems = []
+    for stream, info in sorted(streams.items()):
+        expected = expected_keys(sb, stream, info, start_date)
+        if stream not in tables:
+            if any(expected.values()):
+                problems.append(f"{stream}: no table, expected {sum(map(len, expected.values()))} rows")
+            continue
+        loaded = pg_keys(schema, stream, info)
+        for account in sorted(set(expected) | set(loaded)):
+            rows = loaded.get(account, [])
+            if len(rows) != len(set(rows)):
+                problems.append(f"{stream} {account}: duplicate primary keys")
+            want = expected.get(account, set())
+            if set(rows) != want:
+                problems.append(
+                    f"{stream} {account}: {len(set(rows))} rows loaded, {len(want)} expected "
+                    f"(missing {sorted(want - set(rows))[:3]}, extra {sorted(set(rows) - want)[:3]})"
+                )
+    assert not problems, "\n".join(problems)
+
+
+# --- the tests ----------------------------------------------------------------------------------------
+
+
+def test_postgres_full_then_incremental(tmp_path: Path, sandbox: Sandbox, config: dict[str, Any],
+                                        pg_schema: str) -> None:
+    streams = stream_info(discover(tmp_path, config))
+    target_config = pg_target_config(pg_schema)
+
+    state1 = pipe(tmp_path, config, "target-postgres", target_config, name="first")
+    assert_rows_match(pg_schema, sandbox, streams, config["start_date"])
+    assert set(bookmarks_by_account(state1, "messages")) == set(sandbox.account_sids)
+
+    # column types: date-times are timestamps, numbers exact numerics
+    columns = {
+        (table, column): data_type
+        for table, column, data_type in pg_query(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = %s",
+            pg_schema,
+        )
+    }
+    wrong = []
+    for stream, info in streams.items():
+        for prop, spec in info["schema"]["properties"].items():
+            types = spec.get("type") if isinstance(spec.get("type"), list) else [spec.get("type")]
+            want = None
+            if spec.get("format") == "date-time":
+                want = "timestamp"
+            elif "number" in types:
+                want = "numeric"
+            got = columns.get((stream, prop))
+            if want and got is not None and not got.startswith(want):
+                wrong.append(f"{stream}.{prop}: {got}, expected {want}")
+    assert not wrong, "\n".join(wrong)
+    for table, column in [("messages", "date_sent"), ("calls", "start_time"), ("usage_records", "as_of")]:
+        assert columns[(table, column)] == "timestamp without time zone"
+    for table, column in [("messages", "price"), ("calls", "price"), ("calls", "duration"),
+                          ("recordings", "duration"), ("usage_records", "usage"), ("account_balance", "balance")]:
+        assert columns[(table, column)] == "numeric", (table, column)
+
+    # primary keys are declared on every table
+    declared: dict[str, list[str]] = defaultdict(list)
+    for table, column in pg_query(
+        """SELECT tc.table_name, kcu.column_name
+             FROM information_schema.table_constraints tc
+             JOIN information_schema.key_column_usage kcu
+               ON kcu.constraint_name = tc.constraint_name AND kcu.table_schema = tc.table_schema
+            WHERE tc.constraint_type = 'PRIMARY KEY' AND tc.table_schema = %s
+            ORDER BY tc.table_name, kcu.ordinal_position""",
+        pg_schema,
+    ):
+        declared[table].append(column)
+    loaded_tables = {table for table, _ in columns}
+    missing_pk = {
+        s: (declared.get(s), i["key_properties"])
+        for s, i in streams.items()
+        if s in loaded_tables and sorted(declared.get(s, [])) != sorted(i["key_properties"])
+    }
+    assert not missing_pk, f"primary keys differ (declared, key_properties): {missing_pk}"
+
+    # exact values survive: a price and a date-time of one message
+    message = sandbox.expected("messages")[0]
+    price, sent = pg_query(f'SELECT price, date_sent FROM "{pg_schema}".messages WHERE sid = %s', message["sid"])[0]
+    assert price == Decimal(message["price"])
+    assert sent.isoformat() + "+00:00" == to_iso(message["date_sent"])
+
+    # the sandbox changes, the second run starts from the first run's state
+    updated, added = change_messages(sandbox)
+    second_started = pg_query("SELECT now() AT TIME ZONE 'UTC'")[0][0]
+    time.sleep(0.01)
+    state2 = pipe(tmp_path, config, "target-postgres", target_config, state=state1, name="second")
+
+    assert_rows_match(pg_schema, sandbox, streams, config["start_date"])
+    rows = {
+        sid: (status, price)
+        for sid, status, price in pg_query(
+            f'SELECT sid, status, price FROM "{pg_schema}".messages WHERE sid = ANY(%s)', [*updated, *added]
+        )
+    }
+    for sid, fields in updated.items():
+        assert rows[sid] == (fields["status"], Decimal(fields["price"])), sid
+    assert set(added) <= set(rows)
+    total, touched = pg_query(
+        f'SELECT count(*), count(*) FILTER (WHERE _sdc_batched_at >= %s) FROM "{pg_schema}".messages',
+        second_started,
+    )[0]
+    assert total == len(sandbox.expected("messages"))
+    assert len(updated) + len(added) <= touched < total / 3, "the second run should re-send only recent messages"
+    old, new = bookmarks_by_account(state1, "messages"), bookmarks_by_account(state2, "messages")
+    assert set(new) == set(old)
+    assert all(new[a] >= old[a] for a in old)
+
+
+def test_postgres_selected_streams_only(tmp_path: Path, sandbox: Sandbox, pg_schema: str) -> None:
+    """A catalog selecting two streams loads exactly those two tables."""
+    config = sandbox.tap_config(**FAST_RETRIES)
+    catalog = select(discover(tmp_path, config), {"messages", "usage_records"})
+    pipe(tmp_path, config, "target-postgres", pg_target_config(pg_schema), catalog=catalog)
+    tables = {r[0] for r in pg_query("SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+                                     pg_schema)}
+    assert tables == {"messages", "usage_records"}
+    streams = stream_info(catalog)
+    assert_rows_match(pg_schema, sandbox, {s: streams[s] for s in tables}, config["start_date"])
