@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+import io
 import ipaddress
 import json
 import re
@@ -12,12 +13,13 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path, PurePath
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.singerlib import Catalog
 from typing_extensions import override
 
 from tap_twilio import __version__
@@ -125,6 +127,8 @@ class TapTwilio(Tap):
             value = kwargs.get(option)
             if isinstance(value, (str, PurePath)):
                 kwargs[option] = _read_json_file(Path(value), option)
+            elif value is not None and not isinstance(value, (dict, Catalog)):
+                raise SystemExit(f"tap-twilio: the {option} file must hold a JSON object")
         super().__init__(*args, **kwargs)
         now = dt.datetime.now(UTC).replace(microsecond=0)
         self.sync_started_at = now
@@ -132,6 +136,27 @@ class TapTwilio(Tap):
         self.cancel = threading.Event()
         self.skipped: list[tuple[str, str, int]] = []
         self._warned: set[str] = set()
+
+    @classmethod
+    @override
+    def invoke(  # type: ignore[override]
+        cls,
+        *,
+        state: IO[str] | None = None,
+        catalog: IO[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        # the SDK parses these files itself and shows a traceback for bad JSON: say what to fix instead
+        checked = {}
+        for option, handle in (("state", state), ("catalog", catalog)):
+            if handle is not None:
+                text = handle.read()
+                try:
+                    json.loads(text)
+                except ValueError:
+                    raise SystemExit(f"tap-twilio: the {option} file {handle.name} is not valid JSON") from None
+                checked[option] = io.StringIO(text)
+        super().invoke(**kwargs, **checked)
 
     # --- configuration -----------------------------------------------------------------------
 
