@@ -345,8 +345,11 @@ class TwilioStream(RESTStream[Any]):
         return self.stream_state.get("replication_key_value"), False
 
     def start_time(self, context: dict[str, Any]) -> dt.datetime:
-        """Where this run reads from: bookmark minus lookback, never before start_date or retention."""
-        start = self.tap.start_date
+        """Where this run reads from: bookmark minus lookback, never before start_date, the account or retention.
+
+        (Nothing predates an account, and usage lists answer 404 for days before it existed.)
+        """
+        start = max(self.tap.start_date, self.tap.account_created(context.get("account_sid")))
         value, resuming = self.bookmark(context)
         if value:
             start = max(start, parse_iso(value) - (dt.timedelta(0) if resuming else self.lookback()))

@@ -80,7 +80,8 @@ class Conferences(TwilioStream):
 
     @override
     def generate_child_contexts(self, record: Record, context: Context | None) -> Iterable[Context | None]:
-        yield {"account_sid": record["account_sid"], "conference_sid": record["sid"]}
+        if record.get("status") != "completed":  # Twilio lists participants of live conferences only
+            yield {"account_sid": record["account_sid"], "conference_sid": record["sid"]}
 
 
 class Addresses(TwilioStream):

@@ -286,6 +286,23 @@ class TapTwilio(Tap):
             listed = [r for r in listed if r.get("sid") in wanted]
         return listed
 
+    def account_created(self, account_sid: str | None) -> dt.datetime:
+        """Start of the UTC day an account was created (the epoch when unknown)."""
+        created = self._created.get(account_sid or "")
+        return created or dt.datetime(1970, 1, 1, tzinfo=UTC)
+
+    @cached_property
+    def _created(self) -> dict[str, dt.datetime]:
+        result = {}
+        for record in self.account_records:
+            try:
+                iso = to_iso(record.get("date_created"))
+            except ValueError:
+                continue
+            if iso:
+                result[record["sid"]] = parse_iso(iso).replace(hour=0, minute=0, second=0)
+        return result
+
     @cached_property
     def synced_account_sids(self) -> list[str]:
         """Active accounts to read resources of, main first; others are skipped with a warning."""
