@@ -19,7 +19,7 @@ from urllib.parse import urljoin
 from singer_sdk import RESTStream
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib import RecordMessage
-from singer_sdk.helpers._typing import TypeConformanceLevel
+from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk import SchemaDirectory, StreamSchema
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 from typing_extensions import override

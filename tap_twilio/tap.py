@@ -287,7 +287,9 @@ class TapTwilio(Tap):
         return listed
 
     def account_created(self, account_sid: str | None) -> dt.datetime:
-        """Start of the UTC day an account was created (the epoch when unknown)."""
+        """Start of the UTC day an account was created (the epoch when unknown or not listed yet)."""
+        if "account_records" not in self.__dict__:
+            return dt.datetime(1970, 1, 1, tzinfo=UTC)
         created = self._created.get(account_sid or "")
         return created or dt.datetime(1970, 1, 1, tzinfo=UTC)
 

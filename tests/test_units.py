@@ -1,0 +1,146 @@
+"""Small pieces with exact contracts: dates, windows, Retry-After, the limiter, config and state checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import threading
+import time
+
+import pytest
+from singer_sdk.exceptions import ConfigValidationError
+
+from tap_twilio.client import Window
+from tap_twilio.dates import format_iso, to_iso
+from tap_twilio.http import AdaptiveLimiter, RetryPolicy, retry_after_seconds
+from tap_twilio.tap import TapTwilio, config_problems, migrate_state
+
+UTC = dt.timezone.utc
+SID = "AC" + "a" * 32
+
+
+@pytest.mark.parametrize(
+    ("raw", "iso"),
+    [
+        ("Fri, 18 Oct 2019 17:00:00 +0000", "2019-10-18T17:00:00+00:00"),
+        ("Tue, 01 Jan 2019 00:00:00 +0000", "2019-01-01T00:00:00+00:00"),
+        ("Thu, 29 Feb 2024 23:59:59 +0000", "2024-02-29T23:59:59+00:00"),
+        ("Fri, 8 Oct 2019 17:00:00 +0200", "2019-10-08T15:00:00+00:00"),  # not the fixed form: slow path
+        ("2015-07-30T20:00:00Z", "2015-07-30T20:00:00+00:00"),  # Monitor
+        ("2019-06-24T22:32:49+00:00", "2019-06-24T22:32:49+00:00"),
+        (None, None),
+        ("", None),
+    ],
+)
+def test_twilio_dates_become_iso_8601_utc(raw, iso):
+    assert to_iso(raw) == iso
+
+
+def test_the_fast_path_agrees_with_email_utils_for_every_day_of_a_year():
+    day = dt.datetime(2024, 1, 1, 13, 5, 9, tzinfo=UTC)
+    for _ in range(366):
+        raw = email.utils.format_datetime(day).replace("-0000", "+0000")
+        assert to_iso(raw) == format_iso(email.utils.parsedate_to_datetime(raw))
+        day += dt.timedelta(days=1)
+
+
+def test_an_impossible_date_is_an_error_not_a_wrong_value():
+    with pytest.raises(ValueError):
+        to_iso("Sat, 31 Feb 2024 00:00:00 +0000")
+
+
+def test_retry_after_reads_seconds_and_http_dates():
+    assert retry_after_seconds("3") == 3.0
+    assert retry_after_seconds(None) is None
+    assert retry_after_seconds("soon") is None
+    later = email.utils.formatdate(time.time() + 30, usegmt=True)
+    assert 25 <= retry_after_seconds(later) <= 31
+
+
+def test_backoff_grows_exponentially_with_jitter_and_a_cap():
+    policy = RetryPolicy(backoff_base=1.0, backoff_max=10.0)
+    for attempt, cap in ((0, 1.0), (1, 2.0), (2, 4.0), (5, 10.0)):
+        delays = [policy.delay(attempt) for _ in range(200)]
+        assert all(cap / 2 <= d <= cap for d in delays)
+        assert len(set(delays)) > 100
+
+
+def test_the_limiter_caps_in_flight_and_halves_on_429():
+    limiter = AdaptiveLimiter(4, recovery_seconds=60)
+    active, peak, lock = [0], [0], threading.Lock()
+
+    def work():
+        limiter.acquire()
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.02)
+        with lock:
+            active[0] -= 1
+        limiter.release()
+
+    threads = [threading.Thread(target=work) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak[0] == 4 == limiter.max_in_flight
+    limiter.throttle()
+    assert limiter.limit == 2
+    limiter.throttle()
+    limiter.throttle()
+    assert limiter.limit == 1
+
+
+def test_windows_are_half_open_and_cut_at_utc_midnights():
+    window = Window(dt.datetime(2024, 1, 1, 6, tzinfo=UTC), dt.datetime(2024, 1, 3, tzinfo=UTC))
+    assert (window.start_iso, window.end_iso) == ("2024-01-01T06:00:00+00:00", "2024-01-03T00:00:00+00:00")
+
+
+def tap(**config):
+    return TapTwilio(config={"account_sid": SID, "auth_token": "x", **config}, parse_env_config=False)
+
+
+def test_windows_of_a_stream_cover_start_to_sync_start_without_gaps():
+    t = tap(start_date="2024-01-01T06:30:00Z", date_window_days=7)
+    stream = t.streams["calls"]  # no retention clamp
+    windows = stream.windows({"account_sid": SID})
+    assert windows[0].start_iso == "2024-01-01T06:30:00+00:00"
+    assert windows[0].end_iso == "2024-01-08T00:00:00+00:00"
+    assert windows[-1].end == t.sync_started_at
+    assert all(a.end == b.start for a, b in zip(windows, windows[1:]))
+    params = stream.window_params(windows[1])
+    assert params == {"StartTime>": "2024-01-08", "StartTime<": "2024-01-14"}  # sent as StartTime>=…&StartTime<=…
+
+
+def test_messages_older_than_twilio_retention_are_not_asked_for():
+    t = tap(start_date="2020-01-01T00:00:00Z")
+    first = t.streams["messages"].windows({"account_sid": SID})[0]
+    assert dt.timedelta(days=399) < t.sync_started_at - first.start < dt.timedelta(days=400)
+
+
+def test_lookback_is_in_days():
+    t = tap(lookback_days=2)
+    assert t.streams["calls"].lookback() == dt.timedelta(days=2)
+    assert tap(lookback_days=0.5).streams["calls"].lookback() == dt.timedelta(hours=12)
+
+
+def test_region_and_edge_build_the_host():
+    assert tap(region="ie1", edge="dublin").api_url == "https://api.dublin.ie1.twilio.com"
+    assert tap(region="au1").api_url == "https://api.sydney.au1.twilio.com"
+    assert tap().api_url == "https://api.twilio.com"
+    assert tap().monitor_url == "https://monitor.twilio.com"
+
+
+def test_config_problems_never_echo_secrets():
+    problems = config_problems({"account_sid": "nope", "auth_token": "SECRET-TOKEN", "page_size": 5000})
+    assert problems and all("SECRET-TOKEN" not in p and "nope" not in p for p in problems)
+
+
+def test_singer_io_state_migrates_and_unknown_state_is_refused():
+    migrated = migrate_state({"bookmarks": {"messages": "2024-01-01T00:00:00Z"}, "currently_syncing": None})
+    assert migrated == {"bookmarks": {"messages": {"replication_key_value": "2024-01-01T00:00:00+00:00"}}}
+    wrapped = migrate_state({"value": {"bookmarks": {"calls": {"partitions": []}}}})
+    assert wrapped == {"bookmarks": {"calls": {"partitions": []}}}
+    with pytest.raises(ConfigValidationError):
+        migrate_state({"streams": {}})
