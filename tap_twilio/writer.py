@@ -14,7 +14,12 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
 
     def write_message(self, message: Any) -> None:
         """Write one message; flush when it is a STATE so a killed run resumes from what was written."""
-        out = sys.stdout.buffer
-        out.write(self.format_message(message))
+        stdout = sys.stdout
+        out = getattr(stdout, "buffer", None)  # absent when stdout is redirected to a StringIO (SDK tests)
+        data = self.format_message(message)
+        if out is None:
+            stdout.write(data.decode())
+        else:
+            out.write(data)
         if message.type == SingerMessageType.STATE:
-            out.flush()
+            (out or stdout).flush()
