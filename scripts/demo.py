@@ -39,24 +39,31 @@ def main() -> int:
         target_config.write_text(json.dumps({"filepath": str(args.database), "default_target_schema": "twilio"}))
         print(f"Sandbox Twilio API at {sandbox.url}: 1 main account + {args.subaccounts} subaccounts")
         started = time.monotonic()
-        tap = subprocess.Popen([BIN / "tap-twilio", "--config", tap_config], stdout=subprocess.PIPE)
-        target = subprocess.run(
-            [BIN / "target-duckdb", "--config", target_config], stdin=tap.stdout, stdout=subprocess.DEVNULL, check=False
-        )
-        tap.stdout.close()  # type: ignore[union-attr]
+        log_path = args.database.with_suffix(".log")
+        with log_path.open("w") as log:
+            tap = subprocess.Popen([BIN / "tap-twilio", "--config", tap_config], stdout=subprocess.PIPE, stderr=log)
+            target = subprocess.run(
+                [BIN / "target-duckdb", "--config", target_config],
+                stdin=tap.stdout, stdout=subprocess.DEVNULL, stderr=log, check=False,
+            )
+            tap.stdout.close()  # type: ignore[union-attr]
         if tap.wait() or target.returncode:
-            print(f"sync failed: tap exit {tap.returncode}, target exit {target.returncode}", file=sys.stderr)
+            print(f"sync failed: tap exit {tap.returncode}, target exit {target.returncode}; see {log_path}",
+                  file=sys.stderr)
             return 1
+        summary = [line for line in log_path.read_text().splitlines() if "Requests:" in line]
         elapsed = time.monotonic() - started
 
     with duckdb.connect(str(args.database), read_only=True) as db:
-        tables = [row[0] for row in db.execute(
-            "select table_name from information_schema.tables where table_schema = 'twilio' order by 1"
-        ).fetchall()]
-        print(f"\nSynced in {elapsed:.1f}s into {args.database.relative_to(ROOT)}:\n")
-        print(f"{'table':40} {'rows':>8}")
-        for table in tables:
-            (count,) = db.execute(f'select count(*) from twilio."{table}"').fetchone()  # noqa: S608
+        tables = db.execute(
+            "select table_catalog, table_name from information_schema.tables where table_schema = 'twilio' order by 2"
+        ).fetchall()
+        print(f"\nSynced every stream in {elapsed:.1f}s into {args.database} (logs: {log_path})")
+        if summary:
+            print(summary[-1].split("| ")[-1])
+        print(f"\n{'table':40} {'rows':>8}")
+        for catalog, table in tables:
+            (count,) = db.execute(f'select count(*) from "{catalog}".twilio."{table}"').fetchone()  # noqa: S608
             print(f"{table:40} {count:>8}")
     return 0
 
