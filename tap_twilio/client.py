@@ -18,13 +18,12 @@ from urllib.parse import urljoin
 
 from singer_sdk import RESTStream
 from singer_sdk.mapper import SameRecordTransform
-from singer_sdk.singerlib import RecordMessage
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk import SchemaDirectory, StreamSchema
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 from typing_extensions import override
 
-from tap_twilio.dates import format_iso, parse_iso, to_iso
+from tap_twilio.dates import DAY_CACHE, format_iso, parse_iso, to_iso
 from tap_twilio.http import ACCESS_STATUSES, Page, TwilioAPIError, TwilioError
 from tap_twilio.pagination import TwilioPaginator
 
@@ -50,6 +49,8 @@ DAY = dt.timedelta(days=1)
 ALERT_RETENTION = dt.timedelta(days=30)  # Monitor keeps 30 days
 MESSAGE_RETENTION = dt.timedelta(days=400)  # messages/recordings older than 400 days answer 20004
 _DONE = object()
+_MISSING = object()
+NUMBER_CACHE_MAX = 20_000
 
 
 @dataclass(slots=True)
@@ -208,6 +209,7 @@ class TwilioStream(RESTStream[Any]):
         self._prefetched: dict[tuple[Any, ...], Future[list[Page]]] = {}
         self._schema_written = False
         self._bad_numbers: set[str] = set()
+        self._numbers: dict[str, int | Decimal | None] = {}
         self._skipped: dict[str, str] = {}
 
     # --- SDK hooks -----------------------------------------------------------------------
@@ -257,17 +259,13 @@ class TwilioStream(RESTStream[Any]):
         return
 
     @override
-    def _generate_record_messages(self, record: Record) -> Iterator[Any]:
+    def _write_record_message(self, record: Record) -> None:
         if self._lean:
-            # no stream map, flattening or column deselection: the SDK's per-record work is a no-op
-            yield RecordMessage(
-                stream=self.name,
-                record=record,
-                version=self._stream_version,
-                time_extracted=dt.datetime.now(dt.timezone.utc),
-            )
+            # no stream map, flattening or column deselection: skip the SDK's per-record no-ops
+            self.tap.message_writer.write_record(self.name, record, self._stream_version)  # type: ignore[attr-defined]
+            self.state_manager.is_flushed = False
             return
-        yield from super()._generate_record_messages(record)
+        super()._write_record_message(record)
 
     @cached_property
     def _lean(self) -> bool:
@@ -310,23 +308,38 @@ class TwilioStream(RESTStream[Any]):
 
     def _convert(self, record: dict[str, Any]) -> dict[str, Any]:
         """ISO-8601 UTC dates, exact numbers, no secrets."""
+        days = DAY_CACHE
         for name in self._date_fields:
             value = record.get(name)
             if value:
-                record[name] = to_iso(value)
+                # Twilio's fixed form "Fri, 18 Oct 2019 17:00:00 +0000": slice, with a per-day cache
+                day = days.get(value[5:16]) if len(value) == 31 and value[25:] == " +0000" else None  # noqa: PLR2004
+                record[name] = f"{day}T{value[17:25]}+00:00" if day and value[19] == value[22] == ":" else to_iso(value)
+        numbers = self._numbers
         for name in self._number_fields:
             value = record.get(name)
             if value.__class__ is str:
-                try:
-                    record[name] = Decimal(value) if value else None
-                except InvalidOperation:
-                    if name not in self._bad_numbers:
-                        self._bad_numbers.add(name)
-                        self.logger.warning("%s.%s: %r is not a number; emitted as null", self.name, name, value)
-                    record[name] = None
+                number = numbers.get(value, _MISSING)  # prices and counts repeat: parse each text once
+                if number is _MISSING:
+                    number = self._number(name, value)
+                    if len(numbers) < NUMBER_CACHE_MAX:
+                        numbers[value] = number
+                record[name] = number
         for name in self._drop_fields:
             record.pop(name, None)
         return record
+
+    def _number(self, name: str, value: str) -> int | Decimal | None:
+        """Exact value of a decimal string: int for whole numbers, Decimal otherwise, None if not a number."""
+        if not value:
+            return None
+        try:
+            return int(value) if value.isdigit() else Decimal(value)
+        except InvalidOperation:
+            if name not in self._bad_numbers:
+                self._bad_numbers.add(name)
+                self.logger.warning("%s.%s: %r is not a number; emitted as null", self.name, name, value)
+            return None
 
     # --- windows and state ---------------------------------------------------------------
 

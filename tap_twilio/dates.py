@@ -12,8 +12,8 @@ _MONTHS = {
         ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
     )
 }
-_DAY_CACHE: dict[str, str] = {}
-_DAY_CACHE_MAX = 50_000
+DAY_CACHE: dict[str, str] = {}
+DAY_CACHE_MAX = 50_000
 _RFC2822_LEN = len("Fri, 18 Oct 2019 17:00:00 +0000")
 
 
@@ -30,13 +30,13 @@ def parse_iso(value: str) -> dt.datetime:
 
 def _iso_day(day: str) -> str:
     """'18 Oct 2019' -> '2019-10-18', validated, cached: a page holds few distinct days."""
-    iso = _DAY_CACHE.get(day)
+    iso = DAY_CACHE.get(day)
     if iso is None:
         iso = f"{day[7:11]}-{_MONTHS[day[3:6]]}-{day[0:2]}"
         dt.date.fromisoformat(iso)  # rejects 31 Feb and other impossible days
-        if len(_DAY_CACHE) >= _DAY_CACHE_MAX:
-            _DAY_CACHE.clear()
-        _DAY_CACHE[day] = iso
+        if len(DAY_CACHE) >= DAY_CACHE_MAX:
+            DAY_CACHE.clear()
+        DAY_CACHE[day] = iso
     return iso
 
 

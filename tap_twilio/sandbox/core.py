@@ -83,6 +83,9 @@ class Principal:
     kind: str  # "token" | "main-key" | "standard-key"
 
 
+CACHE_MAX_BYTES = 1 << 30
+
+
 class Stats:
     """Thread-safe request counters."""
 
@@ -226,6 +229,7 @@ class Sandbox:
         record_requests: bool = True,
         forbidden_accounts: Iterable[str] | None = None,
         usage_404_before_created: bool = True,
+        cache_responses: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -246,6 +250,10 @@ class Sandbox:
         self.usage_404_before_created = usage_404_before_created
         self.stats = Stats(record_requests)
         self.lock = threading.RLock()
+        # benchmarks: serve each page once rendered, so the server's CPU does not compete with the client's
+        self.cache_responses = cache_responses
+        self._response_cache: dict[tuple[str, str, str | None], bytes] = {}
+        self._cached_bytes = 0
         self._host = host
         self._port = port
         self._server: ThreadingHTTPServer | None = None
@@ -353,6 +361,13 @@ class Sandbox:
 
     def set_now(self, dt: _dt.datetime) -> None:
         self._fixed_now = to_epoch(dt)
+        self._forget_responses()
+
+    def _forget_responses(self) -> None:
+        """Data changed: cached pages are stale."""
+        with self.lock:
+            self._response_cache.clear()
+            self._cached_bytes = 0
 
     # ------------------------------------------------------------------ server
     def start(self) -> "Sandbox":
@@ -474,10 +489,19 @@ class Sandbox:
                 return pre, kind
         if method != "GET":
             return self._error(405, 20004, "Method not allowed"), kind
+        cache_key = (principal.account.sid if principal.account else "", target, headers.get("Host"))
+        cached = self._response_cache.get(cache_key) if self.cache_responses and kind is None else None
+        if cached is not None:
+            return Resp(200, cached, []), kind
         try:
             resp = self._dispatch(path, params, headers, route, principal)
         except ApiError as e:
             resp = self._error(e.status, e.code, e.message, e.headers)
+        if self.cache_responses and kind is None and resp.status == 200 and resp.action is None:
+            with self.lock:
+                if self._cached_bytes + len(resp.body) <= CACHE_MAX_BYTES:
+                    self._response_cache[cache_key] = resp.body
+                    self._cached_bytes += len(resp.body)
         if kind is not None and resp.status == 200:
             host = headers.get("Host") or "127.0.0.1"
             resp = self._post_fault(kind, resp, route, target, f"http://{host}{target}")
@@ -1194,6 +1218,7 @@ class Sandbox:
         """Add a record (sid generated unless given; other fields get realistic defaults); returns it."""
         account_sid = account_sid or self.main_account_sid
         acct = self.accounts_by_sid[account_sid]
+        self._forget_responses()
         with self.lock:
             if resource in SID_RESOURCES:
                 store = acct.stores[resource]
@@ -1248,6 +1273,7 @@ class Sandbox:
 
     def update_record(self, resource: str, sid: str, **fields: Any) -> dict:
         """Change fields of a record (date_updated := now unless given); returns the new record."""
+        self._forget_responses()
         with self.lock:
             if "date_updated" not in fields and resource not in ("usage_records",):
                 now = self.clock()
@@ -1293,6 +1319,7 @@ class Sandbox:
         Special keyword arguments: ``sizes`` (dict), ``offset_days``. Other keywords are account record fields
         (friendly_name, status, date_created, sid, auth_token ...).
         """
+        self._forget_responses()
         with self.lock:
             index = len(self.accounts)
             sizes = fields.pop("sizes", None)
