@@ -52,16 +52,19 @@ class Page:
 
 
 class AdaptiveLimiter:
-    """Caps requests in flight; halves the cap on a 429 and earns it back one step per quiet period."""
+    """Caps requests in flight; halves the cap on a 429 and earns it back one step per quiet period.
 
-    def __init__(self, limit: int, recovery_seconds: float = 5.0) -> None:
+    A burst of 429s from one overload counts once: the cap is halved at most once per `recovery_seconds`.
+    """
+
+    def __init__(self, limit: int, recovery_seconds: float = 2.0) -> None:
         """Start at the configured cap."""
         self.ceiling = self.limit = max(1, limit)
         self.recovery_seconds = recovery_seconds
         self.in_flight = 0
         self.max_in_flight = 0
         self.throttled = 0
-        self._last_change = time.monotonic()
+        self._last_change = self._last_decrease = -recovery_seconds
         self._cv = threading.Condition()
 
     def acquire(self) -> None:
@@ -82,8 +85,11 @@ class AdaptiveLimiter:
         """Twilio said too many concurrent requests: halve the cap."""
         with self._cv:
             self.throttled += 1
-            self.limit = max(1, self.limit // 2)
-            self._last_change = time.monotonic()
+            now = time.monotonic()
+            if now - self._last_decrease >= self.recovery_seconds:
+                self._last_decrease = now
+                self.limit = max(1, self.limit // 2)
+            self._last_change = now
 
     def _current_limit(self) -> int:
         if self.limit < self.ceiling:

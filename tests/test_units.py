@@ -66,7 +66,7 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap():
 
 
 def test_the_limiter_caps_in_flight_and_halves_on_429():
-    limiter = AdaptiveLimiter(4, recovery_seconds=60)
+    limiter = AdaptiveLimiter(4, recovery_seconds=0.0)
     active, peak, lock = [0], [0], threading.Lock()
 
     def work():

@@ -41,13 +41,9 @@ _WD = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MON = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-_TOD: list[str] = []
+# built at import: filling these lazily raced between server threads
+_TOD: list[str] = [" %02d:%02d:%02d +0000" % (s // 3600, (s // 60) % 60, s % 60) for s in range(86400)]
 _DAY_PREFIX: dict[int, str] = {}
-
-
-def _build_tod() -> None:
-    if not _TOD:
-        _TOD.extend(" %02d:%02d:%02d +0000" % (s // 3600, (s // 60) % 60, s % 60) for s in range(86400))
 
 
 def rfc2822(ts: int | None) -> str | None:
@@ -62,7 +58,6 @@ def rfc2822(ts: int | None) -> str | None:
         if len(_DAY_PREFIX) > 100000:
             _DAY_PREFIX.clear()
         _DAY_PREFIX[d] = p
-        _build_tod()
     return p + _TOD[sec]
 
 

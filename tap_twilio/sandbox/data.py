@@ -135,14 +135,16 @@ def ri(r: random.Random, a: int, b: int) -> int:
     return a + int(r.random() * (b - a + 1))
 
 
-_BODY_POOL: list[str] = []
+def _make_body_pool() -> list[str]:
+    # built once at import: filling it lazily raced between server threads (IndexError → 500)
+    br = random.Random(12345)
+    return [" ".join(br.choice(_WORDS) for _ in range(br.randint(3, 14))).capitalize() for _ in range(1024)]
+
+
+_BODY_POOL: list[str] = _make_body_pool()
 
 
 def _body(r: random.Random) -> str:
-    if not _BODY_POOL:
-        br = random.Random(12345)
-        for _ in range(1024):
-            _BODY_POOL.append(" ".join(br.choice(_WORDS) for _ in range(br.randint(3, 14))).capitalize())
     return _BODY_POOL[int(r.random() * 1024)]
 
 
