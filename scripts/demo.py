@@ -31,8 +31,10 @@ def main() -> int:
     args.database.parent.mkdir(parents=True, exist_ok=True)
     args.database.unlink(missing_ok=True)
 
-    with Sandbox(seed=7, subaccounts=args.subaccounts, sizes={"messages": args.messages}) as sandbox, \
-            tempfile.TemporaryDirectory() as tmp:
+    with (
+        Sandbox(seed=7, subaccounts=args.subaccounts, sizes={"messages": args.messages}) as sandbox,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         tap_config = Path(tmp) / "tap.json"
         tap_config.write_text(json.dumps(sandbox.tap_config()))
         target_config = Path(tmp) / "target.json"
@@ -44,12 +46,17 @@ def main() -> int:
             tap = subprocess.Popen([BIN / "tap-twilio", "--config", tap_config], stdout=subprocess.PIPE, stderr=log)
             target = subprocess.run(
                 [BIN / "target-duckdb", "--config", target_config],
-                stdin=tap.stdout, stdout=subprocess.DEVNULL, stderr=log, check=False,
+                stdin=tap.stdout,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                check=False,
             )
             tap.stdout.close()  # type: ignore[union-attr]
         if tap.wait() or target.returncode:
-            print(f"sync failed: tap exit {tap.returncode}, target exit {target.returncode}; see {log_path}",
-                  file=sys.stderr)
+            print(
+                f"sync failed: tap exit {tap.returncode}, target exit {target.returncode}; see {log_path}",
+                file=sys.stderr,
+            )
             return 1
         summary = [line for line in log_path.read_text().splitlines() if "Requests:" in line]
         elapsed = time.monotonic() - started

@@ -7,7 +7,7 @@ import queue
 import threading
 import time
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urljoin
 
-from singer_sdk import RESTStream
-from singer_sdk.mapper import SameRecordTransform
+from singer_sdk import RESTStream, SchemaDirectory, StreamSchema
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk import SchemaDirectory, StreamSchema
+from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 from typing_extensions import override
 
@@ -95,7 +94,7 @@ class Chain:
                 if not self._put(page):
                     return
             self._put(_DONE)
-        except BaseException as exc:  # noqa: BLE001  # handed to the writer thread
+        except BaseException as exc:  # handed to the writer thread
             self._put(exc)
 
     def _put(self, item: object) -> bool:
@@ -130,9 +129,7 @@ class Pipeline:
     def __init__(self, stream: TwilioStream, units: Iterator[Unit]) -> None:
         """Nothing is fetched until pages are asked for."""
         self.tap = stream.tap
-        self._chains = (
-            Chain(stream, unit, params, self.tap.cancel) for unit in units for params in unit.params
-        )
+        self._chains = (Chain(stream, unit, params, self.tap.cancel) for unit in units for params in unit.params)
         self._pending: deque[Chain] = deque()
         self._exhausted = False
 
@@ -313,7 +310,7 @@ class TwilioStream(RESTStream[Any]):
             value = record.get(name)
             if value:
                 # Twilio's fixed form "Fri, 18 Oct 2019 17:00:00 +0000": slice, with a per-day cache
-                day = days.get(value[5:16]) if len(value) == 31 and value[25:] == " +0000" else None  # noqa: PLR2004
+                day = days.get(value[5:16]) if len(value) == 31 and value[25:] == " +0000" else None
                 record[name] = f"{day}T{value[17:25]}+00:00" if day and value[19] == value[22] == ":" else to_iso(value)
         numbers = self._numbers
         for name in self._number_fields:
@@ -486,7 +483,7 @@ class TwilioStream(RESTStream[Any]):
         """True when a list error means "skip this account" (with one warning) or "empty"."""
         if not isinstance(exc, TwilioAPIError):
             return False
-        if exc.status == 404 and self.missing_is_empty:  # noqa: PLR2004
+        if exc.status == 404 and self.missing_is_empty:
             return True
         if exc.status in ACCESS_STATUSES:
             self._skip(account, exc)
@@ -538,7 +535,7 @@ class TwilioStream(RESTStream[Any]):
         if not children:
             return
         for child in children:
-            assert isinstance(child, TwilioStream)  # noqa: S101
+            assert isinstance(child, TwilioStream)
             child.forget_prefetched()
         for record in records:
             for child_context in self.generate_child_contexts(record, context):
@@ -547,7 +544,7 @@ class TwilioStream(RESTStream[Any]):
                 for child in children:
                     child.prefetch(child_context)  # type: ignore[attr-defined]
 
-    def wants(self, context: dict[str, Any]) -> bool:  # noqa: ARG002, PLR6301
+    def wants(self, context: dict[str, Any]) -> bool:
         """Whether this child list exists for a parent (e.g. a country offers the number type)."""
         return True
 
@@ -599,7 +596,7 @@ class TwilioStream(RESTStream[Any]):
 
     def _log_progress(self, account: str, unit: Unit, counted: int, started: float) -> None:
         window = unit.window
-        assert window is not None  # noqa: S101
+        assert window is not None
         elapsed = max(time.monotonic() - started, 1e-6)
         self.logger.info(
             "%s %s: read %s..%s, %d records so far (%.0f/s)",
@@ -610,5 +607,3 @@ class TwilioStream(RESTStream[Any]):
             counted,
             counted / elapsed,
         )
-
-

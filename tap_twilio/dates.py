@@ -8,9 +8,7 @@ from email.utils import parsedate_to_datetime
 UTC = dt.timezone.utc
 _MONTHS = {
     m: f"{i:02d}"
-    for i, m in enumerate(
-        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
-    )
+    for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)
 }
 DAY_CACHE: dict[str, str] = {}
 DAY_CACHE_MAX = 50_000
@@ -59,7 +57,7 @@ def to_iso(value: str | None) -> str | None:
             return f"{_iso_day(value[5:16])}T{value[17:25]}+00:00"
         except (KeyError, ValueError):
             pass
-    if len(value) > 3 and value[3] == ",":  # noqa: PLR2004
+    if len(value) > 3 and value[3] == ",":
         try:
             return format_iso(parsedate_to_datetime(value))
         except (TypeError, ValueError) as exc:

@@ -23,6 +23,12 @@ UNAUTHORIZED = 401
 ACCESS_STATUSES = frozenset({401, 403, 404})
 HTTP_FORBIDDEN_OR_UNAUTHORIZED = frozenset({401, 403})
 MAX_RETRY_AFTER = 300.0
+TRANSIENT_ERRORS = (  # refused, reset, cut off mid-body, timed out: safe to retry a GET
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
 
 
 class TwilioError(Exception):
@@ -113,7 +119,7 @@ class RetryPolicy:
     def delay(self, attempt: int) -> float:
         """Exponential backoff with equal jitter: half fixed, half random."""
         cap = min(self.backoff_max, self.backoff_base * 2**attempt)
-        return cap / 2 + random.uniform(0, cap / 2)  # noqa: S311
+        return cap / 2 + random.uniform(0, cap / 2)
 
 
 @dataclass
@@ -216,12 +222,12 @@ class TwilioClient:
                     allow_redirects=False,
                 )
                 content = response.content  # a dropped body raises here
-            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+            except TRANSIENT_ERRORS as exc:
                 reason = "timeout" if isinstance(exc, requests.Timeout) else "connection"
                 last_problem = f"{type(exc).__name__}"
             else:
                 status = response.status_code
-                if status == 200:  # noqa: PLR2004
+                if status == 200:
                     try:
                         body = orjson.loads(content)
                     except orjson.JSONDecodeError:

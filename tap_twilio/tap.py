@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 import io
 import ipaddress
 import json
@@ -11,6 +10,7 @@ import re
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from functools import cached_property
 from pathlib import Path, PurePath
 from typing import IO, Any
@@ -74,50 +74,127 @@ class TapTwilio(Tap):
     message_writer_class = BufferedMsgSpecWriter
 
     config_jsonschema = th.PropertiesList(
-        th.Property("account_sid", th.StringType, required=True, title="Account SID",
-                    description="The main account's SID (AC…); with an API key, the account the key belongs to."),
-        th.Property("auth_token", th.StringType, secret=True, title="Auth token",
-                    description="The main account's auth token. Use this or api_key_sid + api_key_secret."),
-        th.Property("api_key_sid", th.StringType, title="API key SID",
-                    description="An API key (SK…). A Standard key cannot list subaccounts or keys: "
-                    "then only account_sid is synced and the keys stream is skipped."),
-        th.Property("api_key_secret", th.StringType, secret=True, title="API key secret",
-                    description="The API key's secret."),
-        th.Property("start_date", th.DateTimeType, title="Start date",
-                    description="Earliest record date to sync on a first run (ISO-8601, UTC if no offset). "
-                    "Default: 30 days ago. Twilio keeps messages and recordings 400 days and alerts 30."),
-        th.Property("date_window_days", th.IntegerType, default=30, title="Date window (days)",
-                    description="Windowed streams read history in windows of this many days and "
-                    "checkpoint after each."),
-        th.Property("lookback_days", th.NumberType, default=3, title="Lookback (days)",
-                    description="Each run re-reads this many days before the bookmark, to pick up late "
-                    "status, price and usage changes."),
-        th.Property("account_sids", th.ArrayType(th.StringType), title="Account SIDs",
-                    description="Sync only these accounts (main and/or subaccounts); default: every "
-                    "account the credentials list. Use it to shard subaccounts over workers."),
-        th.Property("region", th.StringType, title="Region",
-                    description="Twilio region (us1, ie1, au1, …); with edge the host is "
-                    "api.{edge}.{region}.twilio.com."),
+        th.Property(
+            "account_sid",
+            th.StringType,
+            required=True,
+            title="Account SID",
+            description="The main account's SID (AC…); with an API key, the account the key belongs to.",
+        ),
+        th.Property(
+            "auth_token",
+            th.StringType,
+            secret=True,
+            title="Auth token",
+            description="The main account's auth token. Use this or api_key_sid + api_key_secret.",
+        ),
+        th.Property(
+            "api_key_sid",
+            th.StringType,
+            title="API key SID",
+            description="An API key (SK…). A Standard key cannot list subaccounts or keys: "
+            "then only account_sid is synced and the keys stream is skipped.",
+        ),
+        th.Property(
+            "api_key_secret", th.StringType, secret=True, title="API key secret", description="The API key's secret."
+        ),
+        th.Property(
+            "start_date",
+            th.DateTimeType,
+            title="Start date",
+            description="Earliest record date to sync on a first run (ISO-8601, UTC if no offset). "
+            "Default: 30 days ago. Twilio keeps messages and recordings 400 days and alerts 30.",
+        ),
+        th.Property(
+            "date_window_days",
+            th.IntegerType,
+            default=30,
+            title="Date window (days)",
+            description="Windowed streams read history in windows of this many days and checkpoint after each.",
+        ),
+        th.Property(
+            "lookback_days",
+            th.NumberType,
+            default=3,
+            title="Lookback (days)",
+            description="Each run re-reads this many days before the bookmark, to pick up late "
+            "status, price and usage changes.",
+        ),
+        th.Property(
+            "account_sids",
+            th.ArrayType(th.StringType),
+            title="Account SIDs",
+            description="Sync only these accounts (main and/or subaccounts); default: every "
+            "account the credentials list. Use it to shard subaccounts over workers.",
+        ),
+        th.Property(
+            "region",
+            th.StringType,
+            title="Region",
+            description="Twilio region (us1, ie1, au1, …); with edge the host is api.{edge}.{region}.twilio.com.",
+        ),
         th.Property("edge", th.StringType, title="Edge", description="Twilio edge location (dublin, sydney, …)."),
-        th.Property("max_concurrency", th.IntegerType, default=DEFAULT_CONCURRENCY, title="Max concurrency",
-                    description="Most requests in flight at once (all accounts together); halved for a "
-                    "while after a 429."),
-        th.Property("page_size", th.IntegerType, default=MAX_PAGE_SIZE, title="Page size",
-                    description="Records per request, 1-1000."),
-        th.Property("max_retries", th.IntegerType, default=8, title="Max retries",
-                    description="Retries of a request answered 429, 5xx, a reset or a timeout."),
-        th.Property("backoff_base_seconds", th.NumberType, default=1.0, title="Backoff base (s)",
-                    description="First retry waits about this long; each further retry doubles it (with jitter)."),
-        th.Property("backoff_max_seconds", th.NumberType, default=60.0, title="Backoff max (s)",
-                    description="Longest wait between retries (a Retry-After header is honoured up to 300 s)."),
-        th.Property("request_timeout_seconds", th.NumberType, default=60.0, title="Request timeout (s)",
-                    description="Read timeout of a request; a stalled response is retried."),
-        th.Property("connect_timeout_seconds", th.NumberType, default=10.0, title="Connect timeout (s)",
-                    description="Connect timeout of a request."),
-        th.Property("api_url", th.StringType, title="API base URL",
-                    description="Override of https://api.twilio.com (the sandbox and tests use it)."),
-        th.Property("monitor_url", th.StringType, title="Monitor base URL",
-                    description="Override of https://monitor.twilio.com."),
+        th.Property(
+            "max_concurrency",
+            th.IntegerType,
+            default=DEFAULT_CONCURRENCY,
+            title="Max concurrency",
+            description="Most requests in flight at once (all accounts together); halved for a while after a 429.",
+        ),
+        th.Property(
+            "page_size",
+            th.IntegerType,
+            default=MAX_PAGE_SIZE,
+            title="Page size",
+            description="Records per request, 1-1000.",
+        ),
+        th.Property(
+            "max_retries",
+            th.IntegerType,
+            default=8,
+            title="Max retries",
+            description="Retries of a request answered 429, 5xx, a reset or a timeout.",
+        ),
+        th.Property(
+            "backoff_base_seconds",
+            th.NumberType,
+            default=1.0,
+            title="Backoff base (s)",
+            description="First retry waits about this long; each further retry doubles it (with jitter).",
+        ),
+        th.Property(
+            "backoff_max_seconds",
+            th.NumberType,
+            default=60.0,
+            title="Backoff max (s)",
+            description="Longest wait between retries (a Retry-After header is honoured up to 300 s).",
+        ),
+        th.Property(
+            "request_timeout_seconds",
+            th.NumberType,
+            default=60.0,
+            title="Request timeout (s)",
+            description="Read timeout of a request; a stalled response is retried.",
+        ),
+        th.Property(
+            "connect_timeout_seconds",
+            th.NumberType,
+            default=10.0,
+            title="Connect timeout (s)",
+            description="Connect timeout of a request.",
+        ),
+        th.Property(
+            "api_url",
+            th.StringType,
+            title="API base URL",
+            description="Override of https://api.twilio.com (the sandbox and tests use it).",
+        ),
+        th.Property(
+            "monitor_url",
+            th.StringType,
+            title="Monitor base URL",
+            description="Override of https://monitor.twilio.com.",
+        ),
         th.Property("user_agent", th.StringType, title="User agent", description="User-Agent header to send."),
     ).to_dict()
 
@@ -276,7 +353,7 @@ class TapTwilio(Tap):
                 )
                 self._check_key_access()
                 return []
-            if exc.status == 401:  # noqa: PLR2004
+            if exc.status == 401:
                 raise TwilioError(_credentials_message(self.config)) from exc
             raise
         if wanted:
@@ -318,8 +395,12 @@ class TapTwilio(Tap):
             if record.get("status", "active") == "active":
                 result.append(record["sid"])
             else:
-                self.logger.warning("Skipping %s account %s (%s)", record.get("status"), record["sid"],
-                                    record.get("friendly_name") or "no name")
+                self.logger.warning(
+                    "Skipping %s account %s (%s)",
+                    record.get("status"),
+                    record["sid"],
+                    record.get("friendly_name") or "no name",
+                )
         result.sort(key=lambda sid: sid != self.main_account_sid)
         self.logger.info("Syncing %d account(s)", len(result))
         return result
@@ -350,7 +431,7 @@ class TapTwilio(Tap):
         try:
             self.client.get(f"{self.api_url}/2010-04-01/Accounts/{self.main_account_sid}/Balance.json")
         except TwilioAPIError as exc:
-            if exc.status == 401:  # noqa: PLR2004
+            if exc.status == 401:
                 raise TwilioError(_credentials_message(self.config)) from exc
             raise
 
@@ -366,7 +447,7 @@ class TapTwilio(Tap):
             _ = self.synced_account_sids  # the first request: bad credentials fail here, before any output
             super().sync_all()
         except TwilioError as exc:
-            self.logger.error("Sync failed: %s", exc)  # noqa: TRY400  # one line, no traceback
+            self.logger.error("Sync failed: %s", exc)  # one line, no traceback
             self._shutdown()
             sys.stdout.flush()
             raise SystemExit(1) from None
@@ -386,8 +467,12 @@ class TapTwilio(Tap):
         stats, limiter = self.client.stats, self.client.limiter
         self.logger.info(
             "Requests: %d, retries: %d %s, waited %.1fs on retries, max in flight %d, throttled %d time(s)",
-            stats.requests, stats.retries, dict(sorted(stats.by_reason.items())), stats.retry_wait_seconds,
-            limiter.max_in_flight, limiter.throttled,
+            stats.requests,
+            stats.retries,
+            dict(sorted(stats.by_reason.items())),
+            stats.retry_wait_seconds,
+            limiter.max_in_flight,
+            limiter.throttled,
         )
         if self.skipped:
             by_account: dict[str, list[str]] = {}
@@ -434,9 +519,13 @@ def config_problems(config: dict[str, Any]) -> list[str]:
         value = config.get(name)
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)) or value < low or (
-            high is not None and value > high
-        ) or (name in {"date_window_days", "page_size", "max_concurrency", "max_retries"} and value != int(value)):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float, Decimal))
+            or value < low
+            or (high is not None and value > high)
+            or (name in {"date_window_days", "page_size", "max_concurrency", "max_retries"} and value != int(value))
+        ):
             problems.append(message)
     region, edge = config.get("region"), config.get("edge")
     if region is not None and region not in REGION_EDGES:
@@ -467,15 +556,17 @@ def migrate_state(state: dict[str, Any]) -> dict[str, Any]:
         msg = "unknown state format: expected {'bookmarks': {...}} as written by this tap, Meltano or Stitch"
         raise ConfigValidationError(msg, errors=[f"state file: {msg}"])
     migrated: dict[str, Any] = {}
-    for stream, value in bookmarks.items():
-        if isinstance(value, str):  # singer-io / Stitch: {"messages": "2024-01-01T00:00:00Z"}
-            value = {"replication_key_value": _iso_or_fail(stream, value)}
-        elif isinstance(value, dict) and isinstance(value.get("date_updated") or value.get("date_created"), str):
-            value = {"replication_key_value": _iso_or_fail(stream, value.get("date_updated") or value["date_created"])}
-        elif not isinstance(value, dict):
+    for stream, bookmark in bookmarks.items():
+        legacy = (
+            bookmark.get("date_updated") or bookmark.get("date_created") if isinstance(bookmark, dict) else bookmark
+        )
+        if isinstance(legacy, str):  # singer-io / Stitch: {"messages": "2024-01-01T00:00:00Z"}
+            migrated[stream] = {"replication_key_value": _iso_or_fail(stream, legacy)}
+        elif isinstance(bookmark, dict):
+            migrated[stream] = bookmark
+        else:
             msg = f"unknown state format for stream '{stream}'"
             raise ConfigValidationError(msg, errors=[f"state file: {msg}"])
-        migrated[stream] = value
     return {"bookmarks": migrated}
 
 

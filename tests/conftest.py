@@ -92,7 +92,9 @@ def discover(tmp_path: Path, config: dict[str, Any]) -> dict[str, Any]:
     """The tap's catalog."""
     config_path = tmp_path / "discover-config.json"
     config_path.write_text(json.dumps(config))
-    proc = subprocess.run([*TAP, "--config", str(config_path), "--discover"], capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [*TAP, "--config", str(config_path), "--discover"], capture_output=True, text=True, check=True
+    )
     return json.loads(proc.stdout)
 
 

@@ -13,8 +13,11 @@ from tests.conftest import FAST_RETRIES, discover, run_tap, select
 
 
 def record_keys(run):
-    return {(stream, tuple(r.get(k) for k in run.schemas[stream]["key_properties"]))
-            for stream, records in run.records.items() for r in records}
+    return {
+        (stream, tuple(r.get(k) for k in run.schemas[stream]["key_properties"]))
+        for stream, records in run.records.items()
+        for r in records
+    }
 
 
 def error_lines(stderr: str) -> list[str]:
@@ -25,8 +28,15 @@ def test_a_sync_full_of_faults_emits_exactly_the_records_of_a_clean_sync(tmp_pat
     with Sandbox(seed=21, subaccounts=2, days=60, sizes={"messages": 400, "calls": 200}) as sb:
         config = sb.tap_config(page_size=100, request_timeout_seconds=0.5, max_retries=12, **FAST_RETRIES)
         clean = run_tap(tmp_path, config)
-        sb.faults = Faults(rate_429=0.10, rate_429_retry_after=0.5, rate_5xx=0.05, rate_reset=0.02,
-                           rate_stall=0.01, stall_seconds=2.0, seed=5)
+        sb.faults = Faults(
+            rate_429=0.10,
+            rate_429_retry_after=0.5,
+            rate_5xx=0.05,
+            rate_reset=0.02,
+            rate_stall=0.01,
+            stall_seconds=2.0,
+            seed=5,
+        )
         sb.reset_stats()
         faulty = run_tap(tmp_path, config)
         assert record_keys(faulty) == record_keys(clean)
@@ -57,8 +67,9 @@ def test_retry_after_is_honoured(sandbox, config, tmp_path):
 def test_when_retries_run_out_the_error_names_stream_account_and_path(sandbox, config, tmp_path):
     sub = sandbox.account_sids[1]
     sandbox.faults = Faults(scripted=[ScriptedFault(f"{sub}/Calls.json", "503", times=100)])
-    run = run_tap(tmp_path, {**config, "max_retries": 2}, catalog=select(discover(tmp_path, config), {"calls"}),
-                  check=False)
+    run = run_tap(
+        tmp_path, {**config, "max_retries": 2}, catalog=select(discover(tmp_path, config), {"calls"}), check=False
+    )
     assert run.returncode == 1
     (line,) = [ln for ln in error_lines(run.stderr) if "Sync failed" in ln]
     assert "'calls'" in line and sub in line and f"/2010-04-01/Accounts/{sub}/Calls.json" in line
@@ -143,8 +154,9 @@ def test_a_main_api_key_syncs_every_account(sandbox, tmp_path):
 
 
 def test_no_secret_appears_in_output_or_debug_logs(sandbox, config, tmp_path):
-    sandbox.faults = Faults(scripted=[ScriptedFault("/Calls.json", "401", times=1),
-                                      ScriptedFault("/Messages.json", "500", times=1)])
+    sandbox.faults = Faults(
+        scripted=[ScriptedFault("/Calls.json", "401", times=1), ScriptedFault("/Messages.json", "500", times=1)]
+    )
     run = run_tap(tmp_path, config, env={"TAP_TWILIO_LOGLEVEL": "DEBUG", "LOGLEVEL": "DEBUG"})
     assert "DEBUG" in run.stderr
     for secret in sandbox.secrets():

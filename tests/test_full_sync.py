@@ -47,9 +47,10 @@ def test_full_sync_emits_every_record_of_every_stream_once(sandbox, config, full
         emitted = full_run.keys(stream)
         assert len(emitted) == len(set(emitted)), f"{stream}: duplicate primary keys"
         expected = expected_keys(sandbox, stream, key, config["start_date"])
-        assert set(emitted) == expected, f"{stream}: {len(set(emitted) - expected)} extra, {len(expected - set(emitted))} missing"
+        assert set(emitted) == expected, (
+            f"{stream}: {len(set(emitted) - expected)} extra, {len(expected - set(emitted))} missing"
+        )
         assert emitted, f"{stream}: the sandbox has data, the tap emitted none"
-
 
 
 def test_every_account_and_subaccount_is_synced(sandbox, full_run):

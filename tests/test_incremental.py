@@ -67,9 +67,7 @@ def test_records_on_window_boundaries_and_at_midnight_are_emitted_once(tmp_path)
 
 def test_a_message_not_yet_sent_is_emitted(tmp_path):
     with Sandbox(seed=5, subaccounts=0, days=10, sizes={"messages": 20}) as sb:
-        queued = sb.add_record(
-            "messages", date_sent=None, status="queued", date_created=sb.now - dt.timedelta(hours=2)
-        )
+        queued = sb.add_record("messages", date_sent=None, status="queued", date_created=sb.now - dt.timedelta(hours=2))
         config = sb.tap_config(**FAST_RETRIES)
         run = run_tap(tmp_path, config, catalog=messages_catalog(tmp_path, config))
         matches = [r for r in run.records["messages"] if r["sid"] == queued["sid"]]
@@ -85,12 +83,20 @@ def test_second_run_picks_up_new_and_changed_records_and_nothing_older_than_the_
         now = dt.datetime.now(UTC)
         sub = sb.account_sids[1]
         # late changes to recent records (inside the lookback)
-        recent = [m for m in sb.expected("messages", sub) if m["date_sent"] and
-                  dt.datetime.strptime(m["date_sent"], "%a, %d %b %Y %H:%M:%S %z") > now - dt.timedelta(days=1)]
+        recent = [
+            m
+            for m in sb.expected("messages", sub)
+            if m["date_sent"]
+            and dt.datetime.strptime(m["date_sent"], "%a, %d %b %Y %H:%M:%S %z") > now - dt.timedelta(days=1)
+        ]
         assert recent, "the sandbox should have messages from the last day"
         changed_message = sb.update_record("messages", recent[0]["sid"], status="delivered", price="-0.00790")
-        recent_calls = [c for c in sb.expected("calls") if c["start_time"] and
-                        dt.datetime.strptime(c["start_time"], "%a, %d %b %Y %H:%M:%S %z") > now - dt.timedelta(days=1)]
+        recent_calls = [
+            c
+            for c in sb.expected("calls")
+            if c["start_time"]
+            and dt.datetime.strptime(c["start_time"], "%a, %d %b %Y %H:%M:%S %z") > now - dt.timedelta(days=1)
+        ]
         changed_call = sb.update_record("calls", recent_calls[0]["sid"], status="completed", duration="61")
         # an old conference that changed: Conferences filter on DateUpdated, so any age is found
         old_conference = sb.expected("conferences")[-1]
@@ -99,7 +105,6 @@ def test_second_run_picks_up_new_and_changed_records_and_nothing_older_than_the_
         new_message = sb.add_record("messages", sub, date_sent=arrived, date_created=arrived, date_updated=sb.now)
         new_address = sb.add_record("addresses", sb.main_account_sid)
         time.sleep(1.1)  # a run reads up to its start second; changes made in that second are next run's
-
 
         second = run_tap(tmp_path, config, catalog=catalog, state=first.state)
         by_sid = {r["sid"]: r for r in second.records["messages"]}
@@ -117,8 +122,9 @@ def test_second_run_picks_up_new_and_changed_records_and_nothing_older_than_the_
         assert all(r["date_updated"] >= address_bookmark for r in addresses)
         assert len(addresses) < len(first.records["addresses"])
         # nothing unchanged from before the lookback comes back
-        floor = format_iso(dt.datetime.fromisoformat(min(partition_values(first.state, "messages").values()))
-                           - dt.timedelta(days=2))
+        floor = format_iso(
+            dt.datetime.fromisoformat(min(partition_values(first.state, "messages").values())) - dt.timedelta(days=2)
+        )
         assert all(r["date_sent"] is None or r["date_sent"] >= floor for r in second.records["messages"])
         assert len(second.records["messages"]) < len(first.records["messages"]) / 5
         # usage: trailing days re-read, never the whole history
@@ -153,7 +159,9 @@ def test_a_subaccount_added_between_runs_is_synced_from_start_date(tmp_path):
         second = run_tap(tmp_path, config, catalog=catalog, state=first.state)
         got = {r["sid"] for r in second.records["messages"] if r["account_sid"] == new_sid}
         start = config["start_date"].replace("Z", "+00:00")
-        expected = {m["sid"] for m in sb.expected("messages", new_sid) if not m["date_sent"] or to_iso(m["date_sent"]) >= start}
+        expected = {
+            m["sid"] for m in sb.expected("messages", new_sid) if not m["date_sent"] or to_iso(m["date_sent"]) >= start
+        }
         assert got == expected
         assert got
         assert new_sid in partition_values(second.state, "messages")

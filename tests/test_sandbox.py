@@ -155,11 +155,21 @@ def test_expected_matches_paging_for_every_resource(sb):
         assert sorted(p["uri"] for p in parts) == sorted(p["uri"] for p in sb.expected("conference_participants", acct))
         deps = []
         for a in sb.expected("addresses", acct):
-            deps += page_all(s, sb, acct_path(sb, f"Addresses/{a['sid']}/DependentPhoneNumbers.json", acct),
-                             "dependent_phone_numbers")[0]
+            deps += page_all(
+                s,
+                sb,
+                acct_path(sb, f"Addresses/{a['sid']}/DependentPhoneNumbers.json", acct),
+                "dependent_phone_numbers",
+            )[0]
         assert deps == sb.expected("dependent_phone_numbers", acct)
-        usage, _ = page_all(s, sb, acct_path(sb, "Usage/Records/Daily.json", acct), "usage_records",
-                            IncludeSubaccounts="false", PageSize=200)
+        usage, _ = page_all(
+            s,
+            sb,
+            acct_path(sb, "Usage/Records/Daily.json", acct),
+            "usage_records",
+            IncludeSubaccounts="false",
+            PageSize=200,
+        )
         assert usage == sb.expected("usage_records", acct)
         bal = get(s, sb, acct_path(sb, "Balance.json", acct)).json()
         assert [bal] == sb.expected("account_balance", acct)
@@ -180,10 +190,23 @@ def test_expected_matches_paging_for_every_resource(sb):
     # child lists are realistic: most messages have no media, conferences only have live participants
     assert 0 < len(sb.expected("message_media", sb.main_account_sid)) < 300
     assert sb.expected("conference_participants")
-    assert all(len(sb.expected(r, sb.main_account_sid)) == n for r, n in (
-        ("messages", 300), ("calls", 200), ("recordings", 60), ("conferences", 30), ("addresses", 5),
-        ("applications", 3), ("incoming_phone_numbers", 4), ("keys", 2), ("outgoing_caller_ids", 2), ("queues", 2),
-        ("transcriptions", 20), ("usage_triggers", 2)))
+    assert all(
+        len(sb.expected(r, sb.main_account_sid)) == n
+        for r, n in (
+            ("messages", 300),
+            ("calls", 200),
+            ("recordings", 60),
+            ("conferences", 30),
+            ("addresses", 5),
+            ("applications", 3),
+            ("incoming_phone_numbers", 4),
+            ("keys", 2),
+            ("outgoing_caller_ids", 2),
+            ("queues", 2),
+            ("transcriptions", 20),
+            ("usage_triggers", 2),
+        )
+    )
 
 
 def test_records_have_every_documented_property(sb):
@@ -191,15 +214,27 @@ def test_records_have_every_documented_property(sb):
         pytest.skip("shared endpoint summary not available")
     spec = {r["name"]: r for r in json.loads(ENDPOINTS.read_text())["resources"]}
     mapping = {
-        "accounts": "accounts", "account_balance": "balance", "addresses": "addresses",
-        "dependent_phone_numbers": "dependent_phone_numbers", "applications": "applications",
+        "accounts": "accounts",
+        "account_balance": "balance",
+        "addresses": "addresses",
+        "dependent_phone_numbers": "dependent_phone_numbers",
+        "applications": "applications",
         "available_phone_number_countries": "available_phone_number_countries",
-        "available_phone_numbers_local": "available_phone_numbers_local", "calls": "calls",
-        "conferences": "conferences", "conference_participants": "conference_participants",
-        "incoming_phone_numbers": "incoming_phone_numbers", "keys": "keys", "messages": "messages",
-        "message_media": "message_media", "outgoing_caller_ids": "outgoing_caller_ids", "queues": "queues",
-        "recordings": "recordings", "transcriptions": "transcriptions", "usage_records": "usage_records_daily",
-        "usage_triggers": "usage_triggers", "alerts": "alerts",
+        "available_phone_numbers_local": "available_phone_numbers_local",
+        "calls": "calls",
+        "conferences": "conferences",
+        "conference_participants": "conference_participants",
+        "incoming_phone_numbers": "incoming_phone_numbers",
+        "keys": "keys",
+        "messages": "messages",
+        "message_media": "message_media",
+        "outgoing_caller_ids": "outgoing_caller_ids",
+        "queues": "queues",
+        "recordings": "recordings",
+        "transcriptions": "transcriptions",
+        "usage_records": "usage_records_daily",
+        "usage_triggers": "usage_triggers",
+        "alerts": "alerts",
     }
     for ours, theirs in mapping.items():
         recs = sb.expected(ours)
@@ -229,13 +264,20 @@ def test_date_filter_inclusive_at_day_boundaries():
         s = session(sb)
         midnight = dt.datetime(2026, 10, 5, tzinfo=dt.timezone.utc)
         m = sb.add_record("messages", sb.main_account_sid, date_sent=midnight, date_created=midnight)
-        c = sb.add_record("calls", sb.main_account_sid, start_time=midnight, end_time=midnight + dt.timedelta(hours=24),
-                          date_created=midnight)
+        c = sb.add_record(
+            "calls",
+            sb.main_account_sid,
+            start_time=midnight,
+            end_time=midnight + dt.timedelta(hours=24),
+            date_created=midnight,
+        )
         r = sb.add_record("recordings", sb.main_account_sid, date_created=midnight)
         assert m["date_sent"] == "Mon, 05 Oct 2026 00:00:00 +0000"
-        for seg, key, field, rec in (("Messages.json", "messages", "DateSent", m),
-                                     ("Calls.json", "calls", "StartTime", c),
-                                     ("Recordings.json", "recordings", "DateCreated", r)):
+        for seg, key, field, rec in (
+            ("Messages.json", "messages", "DateSent", m),
+            ("Calls.json", "calls", "StartTime", c),
+            ("Recordings.json", "recordings", "DateCreated", r),
+        ):
             sid = rec["sid"]
             assert sid in _day_filter(s, sb, seg, key, field, **{f"{field}>": "2026-10-05"})
             assert sid in _day_filter(s, sb, seg, key, field, **{f"{field}<": "2026-10-05"})
@@ -248,28 +290,40 @@ def test_date_filter_inclusive_at_day_boundaries():
         assert c["sid"] in _day_filter(s, sb, "Calls.json", "calls", "EndTime", **{"EndTime>": "2026-10-06"})
         assert c["sid"] not in _day_filter(s, sb, "Calls.json", "calls", "EndTime", **{"EndTime<": "2026-10-05"})
         # the filter keeps exactly the records of those UTC days
-        got, _ = page_all(s, sb, acct_path(sb, "Messages.json"), "messages", **{"DateSent>": "2026-10-01",
-                                                                               "DateSent<": "2026-10-10"})
-        exp = [x for x in sb.expected("messages")
-               if dt.date(2026, 10, 1) <= rfc(x["date_sent"] or x["date_created"]).date() <= dt.date(2026, 10, 10)]
+        got, _ = page_all(
+            s, sb, acct_path(sb, "Messages.json"), "messages", **{"DateSent>": "2026-10-01", "DateSent<": "2026-10-10"}
+        )
+        exp = [
+            x
+            for x in sb.expected("messages")
+            if dt.date(2026, 10, 1) <= rfc(x["date_sent"] or x["date_created"]).date() <= dt.date(2026, 10, 10)
+        ]
         assert got == exp and exp
 
 
 def test_calls_end_time_filter_matches_expected(sb):
     s = session(sb)
-    got, _ = page_all(s, sb, acct_path(sb, "Calls.json"), "calls",
-                      **{"EndTime>": "2026-11-01", "EndTime<": "2026-11-10"})
-    exp = [c for c in sb.expected("calls", sb.main_account_sid)
-           if dt.date(2026, 11, 1) <= rfc(c["end_time"] or c["date_created"]).date() <= dt.date(2026, 11, 10)]
+    got, _ = page_all(
+        s, sb, acct_path(sb, "Calls.json"), "calls", **{"EndTime>": "2026-11-01", "EndTime<": "2026-11-10"}
+    )
+    exp = [
+        c
+        for c in sb.expected("calls", sb.main_account_sid)
+        if dt.date(2026, 11, 1) <= rfc(c["end_time"] or c["date_created"]).date() <= dt.date(2026, 11, 10)
+    ]
     assert got == exp and exp
 
 
 def test_conferences_date_updated_filter(sb):
     s = session(sb)
-    got, _ = page_all(s, sb, acct_path(sb, "Conferences.json"), "conferences", Status="completed",
-                      **{"DateUpdated>": "2026-10-01"})
-    exp = [c for c in sb.expected("conferences", sb.main_account_sid)
-           if c["status"] == "completed" and rfc(c["date_updated"]).date() >= dt.date(2026, 10, 1)]
+    got, _ = page_all(
+        s, sb, acct_path(sb, "Conferences.json"), "conferences", Status="completed", **{"DateUpdated>": "2026-10-01"}
+    )
+    exp = [
+        c
+        for c in sb.expected("conferences", sb.main_account_sid)
+        if c["status"] == "completed" and rfc(c["date_updated"]).date() >= dt.date(2026, 10, 1)
+    ]
     assert got == exp and exp
 
 
@@ -277,8 +331,9 @@ def test_null_date_sent_matched_by_date_created():
     with Sandbox(seed=3, now=NOW, subaccounts=0) as sb:
         s = session(sb)
         created = dt.datetime(2026, 10, 7, 15, 0, tzinfo=dt.timezone.utc)
-        m = sb.add_record("messages", sb.main_account_sid, status="canceled", date_sent=None, date_created=created,
-                          price=None)
+        m = sb.add_record(
+            "messages", sb.main_account_sid, status="canceled", date_sent=None, date_created=created, price=None
+        )
         assert m["date_sent"] is None
         assert m["sid"] in _day_filter(s, sb, "Messages.json", "messages", "DateSent", DateSent="2026-10-07")
         assert m["sid"] not in _day_filter(s, sb, "Messages.json", "messages", "DateSent", DateSent="2026-10-08")
@@ -315,8 +370,9 @@ def test_conferences_default_to_in_progress(sb):
     assert len(default) + len(completed) < len(sb.expected("conferences", sb.main_account_sid))
     # participants: only live conferences have them; primary key uri; conference_sid and call_sid present
     parts = sb.expected("conference_participants", sb.main_account_sid)
-    assert parts and all(p["conference_sid"] and p["call_sid"] and p["uri"].endswith(p["call_sid"] + ".json")
-                         for p in parts)
+    assert parts and all(
+        p["conference_sid"] and p["call_sid"] and p["uri"].endswith(p["call_sid"] + ".json") for p in parts
+    )
     live = {c["sid"] for c in sb.expected("conferences", sb.main_account_sid) if c["status"] != "completed"}
     assert {p["conference_sid"] for p in parts} <= live
 
@@ -331,8 +387,12 @@ def test_wrong_auth_401(sb):
             s.auth = auth
         r = s.get(sb.url + acct_path(sb, "Messages.json"), timeout=10)
         assert r.status_code == 401
-        assert r.json() == {"code": 20003, "message": "Authenticate",
-                            "more_info": "https://www.twilio.com/docs/errors/20003", "status": 401}
+        assert r.json() == {
+            "code": 20003,
+            "message": "Authenticate",
+            "more_info": "https://www.twilio.com/docs/errors/20003",
+            "status": 401,
+        }
         assert "WWW-Authenticate" in r.headers
 
 
@@ -434,8 +494,9 @@ def test_usage_include_subaccounts(sb):
     s = session(sb)
     main = sb.main_account_sid
     params = dict(StartDate="2026-11-01", EndDate="2026-11-05", PageSize=1000)
-    own, _ = page_all(s, sb, acct_path(sb, "Usage/Records/Daily.json"), "usage_records", IncludeSubaccounts="false",
-                      **params)
+    own, _ = page_all(
+        s, sb, acct_path(sb, "Usage/Records/Daily.json"), "usage_records", IncludeSubaccounts="false", **params
+    )
     tot, _ = page_all(s, sb, acct_path(sb, "Usage/Records/Daily.json"), "usage_records", **params)
     assert len(own) == len(tot) == 5 * 5
     assert {r["start_date"] for r in own} == {f"2026-11-0{d}" for d in range(1, 6)}
@@ -443,8 +504,14 @@ def test_usage_include_subaccounts(sb):
     subs = {}
     for acct in sb.account_sids[1:]:
         rows, _ = page_all(s, sb, acct_path(sb, "Usage/Records/Daily.json", acct), "usage_records", **params)
-        rows_f, _ = page_all(s, sb, acct_path(sb, "Usage/Records/Daily.json", acct), "usage_records",
-                             IncludeSubaccounts="false", **params)
+        rows_f, _ = page_all(
+            s,
+            sb,
+            acct_path(sb, "Usage/Records/Daily.json", acct),
+            "usage_records",
+            IncludeSubaccounts="false",
+            **params,
+        )
         assert rows == rows_f  # no difference for a subaccount
         subs[acct] = {(r["start_date"], r["category"]): r for r in rows}
     for o, t in zip(own, tot):
@@ -533,9 +600,16 @@ def test_scripted_faults_each_kind():
         def script(kind, times=1):
             sb.faults = Faults(scripted=[ScriptedFault("Calls.json", kind, times)])
 
-        for kind, status, code in (("429", 429, 20429), ("500", 500, None), ("502", 502, None), ("503", 503, None),
-                                   ("504", 504, None), ("401", 401, 20003), ("403", 403, None),
-                                   ("404", 404, 20404)):
+        for kind, status, code in (
+            ("429", 429, 20429),
+            ("500", 500, None),
+            ("502", 502, None),
+            ("503", 503, None),
+            ("504", 504, None),
+            ("401", 401, 20003),
+            ("403", 403, None),
+            ("404", 404, 20404),
+        ):
             script(kind)
             r = s.get(url, timeout=10)
             assert r.status_code == status, kind
@@ -675,8 +749,15 @@ def test_deterministic_and_lazy_scale():
 
 def test_tie_breaking_many_records_per_second():
     # 3000 messages in ~14 minutes: several share a second; paging must still be exact
-    with Sandbox(seed=2, now=NOW, subaccounts=1, days=0.01, sizes={"messages": 3000},
-                 account_offsets_days={1: 30}, account_sizes={1: {"messages": 10}}) as sb:
+    with Sandbox(
+        seed=2,
+        now=NOW,
+        subaccounts=1,
+        days=0.01,
+        sizes={"messages": 3000},
+        account_offsets_days={1: 30},
+        account_sizes={1: {"messages": 10}},
+    ) as sb:
         s = session(sb)
         got, _ = page_all(s, sb, acct_path(sb, "Messages.json"), "messages", PageSize=97)
         exp = sb.expected("messages", sb.main_account_sid)

@@ -33,10 +33,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fault-seed", type=int, default=0)
     p.add_argument("--concurrency-limit", type=int, default=None)
     p.add_argument("--no-record-requests", action="store_true", help="do not keep the request log")
-    p.add_argument("--cache-responses", action="store_true",
-                   help="serve each rendered page from memory on repeat requests (benchmarks)")
-    p.add_argument("--print-env", action="store_true",
-                   help="print TAP_TWILIO_* shell exports for the tap (e.g. for Meltano) after starting")
+    p.add_argument(
+        "--cache-responses",
+        action="store_true",
+        help="serve each rendered page from memory on repeat requests (benchmarks)",
+    )
+    p.add_argument(
+        "--print-env",
+        action="store_true",
+        help="print TAP_TWILIO_* shell exports for the tap (e.g. for Meltano) after starting",
+    )
     p.add_argument("--write-config", metavar="PATH", default=None, help="write the tap config JSON here")
     p.add_argument("--quiet", action="store_true")
     return p
@@ -44,15 +50,37 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    sizes = {k: v for k, v in (("messages", args.messages), ("calls", args.calls), ("recordings", args.recordings),
-                               ("conferences", args.conferences)) if v is not None}
-    faults = Faults(rate_429=args.rate_429, rate_5xx=args.rate_5xx, rate_reset=args.rate_reset,
-                    rate_stall=args.rate_stall, stall_seconds=args.stall_seconds, seed=args.fault_seed)
+    sizes = {
+        k: v
+        for k, v in (
+            ("messages", args.messages),
+            ("calls", args.calls),
+            ("recordings", args.recordings),
+            ("conferences", args.conferences),
+        )
+        if v is not None
+    }
+    faults = Faults(
+        rate_429=args.rate_429,
+        rate_5xx=args.rate_5xx,
+        rate_reset=args.rate_reset,
+        rate_stall=args.rate_stall,
+        stall_seconds=args.stall_seconds,
+        seed=args.fault_seed,
+    )
     t0 = time.perf_counter()
-    sb = Sandbox(seed=args.seed, subaccounts=args.subaccounts, days=args.days, sizes=sizes,
-                 latency_ms=args.latency_ms, faults=faults, concurrency_limit=args.concurrency_limit,
-                 record_requests=not args.no_record_requests, port=args.port,
-                 cache_responses=args.cache_responses)
+    sb = Sandbox(
+        seed=args.seed,
+        subaccounts=args.subaccounts,
+        days=args.days,
+        sizes=sizes,
+        latency_ms=args.latency_ms,
+        faults=faults,
+        concurrency_limit=args.concurrency_limit,
+        record_requests=not args.no_record_requests,
+        port=args.port,
+        cache_responses=args.cache_responses,
+    )
     sb.start()
     # a long-lived server process: fewer GC passes over the (small) long-lived heap while serving pages
     gc.collect()
@@ -65,8 +93,11 @@ def main(argv: list[str] | None = None) -> int:
         cfg = sb.tap_config()
         for key in ("account_sid", "auth_token", "api_url", "monitor_url", "start_date"):
             print(f"export TAP_TWILIO_{key.upper()}={cfg[key]}", flush=True)
-    print(f"Twilio sandbox listening on {sb.url} (accounts: {len(sb.account_sids)}, "
-          f"ready in {time.perf_counter() - t0:.2f}s)", flush=True)
+    print(
+        f"Twilio sandbox listening on {sb.url} (accounts: {len(sb.account_sids)}, "
+        f"ready in {time.perf_counter() - t0:.2f}s)",
+        flush=True,
+    )
     if not args.quiet:
         print(f"main account: {sb.main_account_sid}", file=sys.stderr, flush=True)
     done = threading.Event()

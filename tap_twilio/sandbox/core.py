@@ -45,11 +45,17 @@ ALERT_RETENTION_DAYS = 30
 SID_RESOURCES = tuple(D.SID_RESOURCES)
 CHILD_RESOURCES = ("message_media", "conference_participants", "dependent_phone_numbers")
 AVAILABLE_RESOURCES = (
-    "available_phone_numbers_local", "available_phone_numbers_mobile", "available_phone_numbers_toll_free",
+    "available_phone_numbers_local",
+    "available_phone_numbers_mobile",
+    "available_phone_numbers_toll_free",
 )
 ALL_RESOURCES = (
-    ("accounts", "account_balance") + SID_RESOURCES + CHILD_RESOURCES
-    + ("available_phone_number_countries",) + AVAILABLE_RESOURCES + ("usage_records",)
+    ("accounts", "account_balance")
+    + SID_RESOURCES
+    + CHILD_RESOURCES
+    + ("available_phone_number_countries",)
+    + AVAILABLE_RESOURCES
+    + ("usage_records",)
 )
 SEGMENT_RESOURCE = {v: k for k, v in D.URL_SEGMENT.items()}
 
@@ -64,8 +70,9 @@ class ApiError(Exception):
 
 
 def error_body(status: int, code: int, message: str) -> bytes:
-    return dumps({"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}",
-                  "status": status})
+    return dumps(
+        {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status}
+    )
 
 
 @dataclass
@@ -175,8 +182,12 @@ class StoreSource(Source):
 class ListSource(Source):
     """Materialised records; key = (ts, id)."""
 
-    def __init__(self, items: list[tuple[tuple, dict]], id_of: Callable[[tuple, dict], str],
-                 parse_token: Callable[[str], tuple | None] | None = None) -> None:
+    def __init__(
+        self,
+        items: list[tuple[tuple, dict]],
+        id_of: Callable[[tuple, dict], str],
+        parse_token: Callable[[str], tuple | None] | None = None,
+    ) -> None:
         self.items = sorted(items, key=lambda kv: kv[0], reverse=True)
         self.id_of = id_of
         self.parse_token = parse_token
@@ -285,9 +296,17 @@ class Sandbox:
             s["keys"] = max(2, s.get("keys", 2))
         return s
 
-    def _make_account(self, index: int, parent: D.Account | None, name: str, status: str, created: int,
-                      offset_days: float | None = None, sizes: dict[str, int] | None = None,
-                      extra_fields: dict | None = None) -> D.Account:
+    def _make_account(
+        self,
+        index: int,
+        parent: D.Account | None,
+        name: str,
+        status: str,
+        created: int,
+        offset_days: float | None = None,
+        sizes: dict[str, int] | None = None,
+        extra_fields: dict | None = None,
+    ) -> D.Account:
         seed = self.seed
         sid = (extra_fields or {}).get("sid") or ("AC" + hexn(seed, "account", index))
         token = (extra_fields or {}).get("auth_token") or hexn(seed, "auth_token", index)
@@ -299,11 +318,20 @@ class Sandbox:
         sz = sizes if sizes is not None else self._sizes_for(index)
         nr = random.Random(h64(seed, sid, "numbers"))
         numbers = [D.rand_us(nr) for _ in range(max(1, sz.get("incoming_phone_numbers", 4)))]
-        acct = D.Account(index=index, sid=sid, auth_token=token, record=rec, created_ts=created, t_start=t_start,
-                         t_end=t_end, numbers=numbers, parent=parent,
-                         balance="%.5f" % random.Random(h64(seed, sid, "balance")).uniform(5, 500),
-                         messaging_service_sid="MG" + hexn(seed, sid, "mg"),
-                         pn_salt=h64(seed, sid, "incoming_phone_numbers") & MASK64)
+        acct = D.Account(
+            index=index,
+            sid=sid,
+            auth_token=token,
+            record=rec,
+            created_ts=created,
+            t_start=t_start,
+            t_end=t_end,
+            numbers=numbers,
+            parent=parent,
+            balance="%.5f" % random.Random(h64(seed, sid, "balance")).uniform(5, 500),
+            messaging_service_sid="MG" + hexn(seed, sid, "mg"),
+            pn_salt=h64(seed, sid, "incoming_phone_numbers") & MASK64,
+        )
         for res in SID_RESOURCES:
             n = sz.get(res, 0)
             ts0 = t_start
@@ -376,8 +404,9 @@ class Sandbox:
         handler = _make_handler(self)
         srv = _Server((self._host, self._port), handler)
         self._server = srv
-        self._thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="twilio-sandbox", daemon=True)
+        self._thread = threading.Thread(
+            target=srv.serve_forever, kwargs={"poll_interval": 0.05}, name="twilio-sandbox", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -445,11 +474,11 @@ class Sandbox:
         fault: str | None = None
         try:
             if principal is None:
-                resp = self._error(401, 20003, "Authenticate",
-                                   [("WWW-Authenticate", 'Basic realm="Twilio API"')])
+                resp = self._error(401, 20003, "Authenticate", [("WWW-Authenticate", 'Basic realm="Twilio API"')])
             else:
-                resp, fault = self._handle_authed(method, path, target, params, headers, resource, route, principal,
-                                                  n_inflight)
+                resp, fault = self._handle_authed(
+                    method, path, target, params, headers, resource, route, principal, n_inflight
+                )
             resp.headers.append(("Twilio-Concurrent-Requests", str(n_inflight)))
             resp.headers.append(("Twilio-Request-Duration", "%.3f" % (time.perf_counter() - t0)))
             resp.headers.append(("Twilio-Request-Id", "RQ" + hexn(time.perf_counter_ns(), target, n_inflight)))
@@ -520,8 +549,12 @@ class Sandbox:
             return self._error(429, 20429, "Too Many Requests", hdrs)
         if kind in ("500", "502", "503", "504"):
             st = int(kind)
-            msg = {500: "An internal server error has occurred", 502: "Bad Gateway",
-                   503: "Service Unavailable", 504: "Gateway Timeout"}[st]
+            msg = {
+                500: "An internal server error has occurred",
+                502: "Bad Gateway",
+                503: "Service Unavailable",
+                504: "Gateway Timeout",
+            }[st]
             return self._error(st, 20500 if st == 500 else 20000 + st, msg)
         if kind == "401":
             return self._error(401, 20003, "Authenticate", [("WWW-Authenticate", 'Basic realm="Twilio API"')])
@@ -530,8 +563,10 @@ class Sandbox:
         if kind == "404":
             return self._error(404, 20404, "The requested resource was not found")
         if kind == "html":
-            body = (b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway"
-                    b"</h1></center>\r\n</body>\r\n</html>\r\n")
+            body = (
+                b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway"
+                b"</h1></center>\r\n</body>\r\n</html>\r\n"
+            )
             return Resp(502, body, [], content_type="text/html")
         if kind in ("reset", "reset-close"):
             return Resp(0, b"", [], action="close")
@@ -597,12 +632,19 @@ class Sandbox:
                 typ = D.SEGMENT_TYPE[parts[2]]
                 route.update(kind="available", country=parts[1], type=typ)
                 return "available_phone_numbers_" + typ, route
-            if len(parts) == 3 and parts[2] in ("Media", "Participants", "DependentPhoneNumbers") and parts[0] in (
-                    "Messages", "Conferences", "Addresses"):
-                res = {"Media": "message_media", "Participants": "conference_participants",
-                       "DependentPhoneNumbers": "dependent_phone_numbers"}[parts[2]]
-                if {"Media": "Messages", "Participants": "Conferences",
-                        "DependentPhoneNumbers": "Addresses"}[parts[2]] == parts[0]:
+            if (
+                len(parts) == 3
+                and parts[2] in ("Media", "Participants", "DependentPhoneNumbers")
+                and parts[0] in ("Messages", "Conferences", "Addresses")
+            ):
+                res = {
+                    "Media": "message_media",
+                    "Participants": "conference_participants",
+                    "DependentPhoneNumbers": "dependent_phone_numbers",
+                }[parts[2]]
+                if {"Media": "Messages", "Participants": "Conferences", "DependentPhoneNumbers": "Addresses"}[
+                    parts[2]
+                ] == parts[0]:
                     route.update(kind="children", resource=res, parent=parts[1])
                     return res, route
             if len(parts) >= 2:
@@ -684,8 +726,7 @@ class Sandbox:
             return self._json({"account_sid": acct.sid, "balance": acct.balance, "currency": "USD"})
         if kind == "list":
             res = route["resource"]
-            return self._json(self._page(path, params, _LIST_KEYS[res],
-                                         self._store_source(acct, res, params)))
+            return self._json(self._page(path, params, _LIST_KEYS[res], self._store_source(acct, res, params)))
         if kind == "fetch":
             res = route["resource"]
             rec = acct.stores[res].get(route["sid"])
@@ -694,8 +735,9 @@ class Sandbox:
             return self._json(rec)
         if kind == "children":
             res = route["resource"]
-            return self._json(self._page(path, params, _LIST_KEYS[res],
-                                         self._children_source(acct, res, route["parent"], path)))
+            return self._json(
+                self._page(path, params, _LIST_KEYS[res], self._children_source(acct, res, route["parent"], path))
+            )
         if kind == "usage":
             return self._json(self._page(path, params, "usage_records", self._usage_source(acct, params)))
         if kind == "countries":
@@ -896,18 +938,24 @@ class Sandbox:
             lo, hi = self._day_range(p, "StartTime")
             elo, ehi = self._day_range(p, "EndTime")
             if elo is not None or ehi is not None:
+
                 def end_pred(rec: dict, ts: int, elo=elo, ehi=ehi) -> bool:
                     t = parse_any_ts(rec.get("end_time"))
                     if t is None:
                         t = parse_any_ts(rec.get("date_created")) or 0
                     return (elo is None or t >= elo) and (ehi is None or t <= ehi)
+
                 preds.append(end_pred)
                 if elo is not None:
                     base_lo = elo - D.CALL_MAX_DURATION - 60
                 if ehi is not None:
                     base_hi = ehi + 60
-            for prm, fld in (("Status", "status"), ("To", "to"), ("From", "from"),
-                             ("ParentCallSid", "parent_call_sid")):
+            for prm, fld in (
+                ("Status", "status"),
+                ("To", "to"),
+                ("From", "from"),
+                ("ParentCallSid", "parent_call_sid"),
+            ):
                 if prm in p:
                     eq(fld, p[prm])
         elif res == "recordings":
@@ -919,11 +967,13 @@ class Sandbox:
             lo, hi = self._day_range(p, "DateCreated")
             ulo, uhi = self._day_range(p, "DateUpdated")
             if ulo is not None or uhi is not None:
+
                 def upd_pred(rec: dict, ts: int, ulo=ulo, uhi=uhi) -> bool:
                     t = parse_any_ts(rec.get("date_updated"))
                     if t is None:
                         t = parse_any_ts(rec.get("date_created")) or 0
                     return (ulo is None or t >= ulo) and (uhi is None or t <= uhi)
+
                 preds.append(upd_pred)
                 if ulo is not None:
                     base_lo = ulo - D.CONF_MAX_DURATION - 60
@@ -947,8 +997,10 @@ class Sandbox:
             if len(preds) == 1:
                 pred = preds[0]
             else:
+
                 def pred(rec: dict, ts: int, preds=tuple(preds)) -> bool:
                     return all(f(rec, ts) for f in preds)
+
         return StoreSource(store, lo, hi, pred, base_lo, base_hi)
 
     def _alerts_source(self, acct: D.Account, params: list) -> StoreSource:
@@ -1007,8 +1059,11 @@ class Sandbox:
             addr = acct.stores["addresses"].get(parent_sid)
             if addr is None:
                 raise ApiError(404, 20404, f"The requested resource {path} was not found")
-            recs = [D.dependent_from_incoming(pn) for _, pn in acct.stores["incoming_phone_numbers"].iter_desc()
-                    if pn.get("address_sid") == parent_sid]
+            recs = [
+                D.dependent_from_incoming(pn)
+                for _, pn in acct.stores["incoming_phone_numbers"].iter_desc()
+                if pn.get("address_sid") == parent_sid
+            ]
             items = [((parse_any_ts(r["date_created"]) or 0, r["sid"]), r) for r in recs]
             return ListSource(items, lambda k, rec: rec["sid"])
         store = acct.stores["messages" if res == "message_media" else "conferences"]
@@ -1053,8 +1108,9 @@ class Sandbox:
             return out
         return vals
 
-    def _usage_rows(self, acct: D.Account, d0: int | None, d1: int | None, category: str | None,
-                    include_subs: bool) -> list[tuple[tuple, dict]]:
+    def _usage_rows(
+        self, acct: D.Account, d0: int | None, d1: int | None, category: str | None, include_subs: bool
+    ) -> list[tuple[tuple, dict]]:
         now = self.clock()
         today = now // DAY
         first = acct.created_ts // DAY
@@ -1095,10 +1151,14 @@ class Sandbox:
                     "price_unit": "usd",
                     "start_date": ds,
                     "subresource_uris": {
-                        "all_time": f"{base}/AllTime.json?{q}", "daily": f"{base}/Daily.json?{q}",
-                        "last_month": f"{base}/LastMonth.json?{q}", "monthly": f"{base}/Monthly.json?{q}",
-                        "this_month": f"{base}/ThisMonth.json?{q}", "today": f"{base}/Today.json?{q}",
-                        "yearly": f"{base}/Yearly.json?{q}", "yesterday": f"{base}/Yesterday.json?{q}",
+                        "all_time": f"{base}/AllTime.json?{q}",
+                        "daily": f"{base}/Daily.json?{q}",
+                        "last_month": f"{base}/LastMonth.json?{q}",
+                        "monthly": f"{base}/Monthly.json?{q}",
+                        "this_month": f"{base}/ThisMonth.json?{q}",
+                        "today": f"{base}/Today.json?{q}",
+                        "yearly": f"{base}/Yearly.json?{q}",
+                        "yesterday": f"{base}/Yesterday.json?{q}",
                     },
                     "uri": f"{base}/Daily.json?{q}&StartDate={ds}&EndDate={ds}",
                     "usage": ("%.5f" % pr) if cat == "totalprice" else str(int(u)),
@@ -1123,8 +1183,12 @@ class Sandbox:
         d0 = self._usage_day(p["StartDate"], "StartDate") if p.get("StartDate") else None
         d1 = self._usage_day(p["EndDate"], "EndDate") if p.get("EndDate") else None
         if d0 is not None and self.usage_404_before_created and d0 < acct.created_ts // DAY:
-            raise ApiError(404, 20404, f"The requested resource {V}/Accounts/{acct.sid}/Usage/Records/Daily.json "
-                                       f"was not found (StartDate is before the account was created)")
+            raise ApiError(
+                404,
+                20404,
+                f"The requested resource {V}/Accounts/{acct.sid}/Usage/Records/Daily.json "
+                f"was not found (StartDate is before the account was created)",
+            )
         inc = p.get("IncludeSubaccounts", "true").strip().lower() not in ("false", "0", "no")
         items = self._usage_rows(acct, d0, d1, p.get("Category") or None, inc)
 
@@ -1155,15 +1219,17 @@ class Sandbox:
         out: list[dict] = []
         if resource == "accounts":
             recs = [a.record for a in self._accts(account_sid)]
-            return [dict(r) for r in sorted(recs, key=lambda r: (parse_any_ts(r["date_created"]) or 0, r["sid"][2:]),
-                                            reverse=True)]
+            return [
+                dict(r)
+                for r in sorted(recs, key=lambda r: (parse_any_ts(r["date_created"]) or 0, r["sid"][2:]), reverse=True)
+            ]
         if resource == "account_balance":
             return [{"account_sid": a.sid, "balance": a.balance, "currency": "USD"} for a in self._accts(account_sid)]
         if resource == "available_phone_number_countries":
             accts = self._accts(account_sid) if account_sid else [self.main]
             return [D.country_record(a.sid, c, n, t) for a in accts for c, n, t in D.COUNTRIES]
         if resource in AVAILABLE_RESOURCES:
-            typ = resource[len("available_phone_numbers_"):]
+            typ = resource[len("available_phone_numbers_") :]
             for c, _n, types in D.COUNTRIES:
                 if typ in types:
                     out += D.available_numbers(self.seed, c, typ, types[typ])
@@ -1175,8 +1241,11 @@ class Sandbox:
             elif resource in ("message_media", "conference_participants"):
                 store = acct.stores["messages" if resource == "message_media" else "conferences"]
                 for _, parent in store.iter_desc(lo=self._visible_lo(store)):
-                    if resource == "message_media" and parent.get("num_media") in ("0", None) and not \
-                            self.child_slots.get((resource, parent["sid"])):
+                    if (
+                        resource == "message_media"
+                        and parent.get("num_media") in ("0", None)
+                        and not self.child_slots.get((resource, parent["sid"]))
+                    ):
                         continue
                     out += [r for _, r in self._children_source(acct, resource, parent["sid"], "").iter(None)]
             elif resource == "dependent_phone_numbers":
@@ -1188,8 +1257,9 @@ class Sandbox:
                 raise KeyError(f"unknown resource {resource!r}")
         return out
 
-    _DATE_FIELDS = frozenset({"date_created", "date_updated", "date_sent", "start_time", "end_time", "date_fired",
-                              "date_generated"})
+    _DATE_FIELDS = frozenset(
+        {"date_created", "date_updated", "date_sent", "start_time", "end_time", "date_fired", "date_generated"}
+    )
 
     def _convert_field(self, resource: str, name: str, value: Any) -> Any:
         if isinstance(value, str) and name in self._DATE_FIELDS and value:
@@ -1305,8 +1375,11 @@ class Sandbox:
                                     new[k] = self._convert_field(resource, k, v)
                                 slots = self.child_slots.setdefault((resource, parent["sid"]), {})
                                 # find the slot index of this kid
-                                n = int(parent.get("num_media") or 0) if resource == "message_media" else \
-                                    D.n_participants(parent)
+                                n = (
+                                    int(parent.get("num_media") or 0)
+                                    if resource == "message_media"
+                                    else D.n_participants(parent)
+                                )
                                 slot = j if j < n else sorted(k2 for k2 in slots if k2 >= n)[j - n]
                                 slots[slot] = new
                                 return dict(new)
@@ -1332,17 +1405,27 @@ class Sandbox:
                 created = self.anchor - int((self.days + (off or 0) + 1) * DAY)
             name = fields.pop("friendly_name", f"Subaccount {index}")
             status = fields.pop("status", "active")
-            acct = self._make_account(index, self.main, name, status, created, offset_days=off, sizes=sz,
-                                      extra_fields=fields or None)
+            acct = self._make_account(
+                index, self.main, name, status, created, offset_days=off, sizes=sz, extra_fields=fields or None
+            )
             return acct.sid
 
 
 _LIST_KEYS = {
-    "messages": "messages", "calls": "calls", "recordings": "recordings", "conferences": "conferences",
-    "addresses": "addresses", "applications": "applications", "incoming_phone_numbers": "incoming_phone_numbers",
-    "keys": "keys", "outgoing_caller_ids": "outgoing_caller_ids", "queues": "queues",
-    "transcriptions": "transcriptions", "usage_triggers": "usage_triggers",
-    "message_media": "media_list", "conference_participants": "participants",
+    "messages": "messages",
+    "calls": "calls",
+    "recordings": "recordings",
+    "conferences": "conferences",
+    "addresses": "addresses",
+    "applications": "applications",
+    "incoming_phone_numbers": "incoming_phone_numbers",
+    "keys": "keys",
+    "outgoing_caller_ids": "outgoing_caller_ids",
+    "queues": "queues",
+    "transcriptions": "transcriptions",
+    "usage_triggers": "usage_triggers",
+    "message_media": "media_list",
+    "conference_participants": "participants",
     "dependent_phone_numbers": "dependent_phone_numbers",
 }
 

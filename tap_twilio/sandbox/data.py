@@ -179,13 +179,26 @@ class Account:
 def account_record(sid: str, token: str, owner: str, name: str, status: str, created: int, typ: str) -> dict:
     base = f"{V}/Accounts/{sid}"
     subs = {
-        "available_phone_numbers": "AvailablePhoneNumbers", "calls": "Calls", "conferences": "Conferences",
-        "incoming_phone_numbers": "IncomingPhoneNumbers", "notifications": "Notifications",
-        "outgoing_caller_ids": "OutgoingCallerIds", "recordings": "Recordings", "transcriptions": "Transcriptions",
-        "addresses": "Addresses", "signing_keys": "SigningKeys", "connect_apps": "ConnectApps", "sip": "SIP",
-        "authorized_connect_apps": "AuthorizedConnectApps", "usage": "Usage", "keys": "Keys",
-        "applications": "Applications", "short_codes": "SMS/ShortCodes", "queues": "Queues",
-        "messages": "Messages", "balance": "Balance",
+        "available_phone_numbers": "AvailablePhoneNumbers",
+        "calls": "Calls",
+        "conferences": "Conferences",
+        "incoming_phone_numbers": "IncomingPhoneNumbers",
+        "notifications": "Notifications",
+        "outgoing_caller_ids": "OutgoingCallerIds",
+        "recordings": "Recordings",
+        "transcriptions": "Transcriptions",
+        "addresses": "Addresses",
+        "signing_keys": "SigningKeys",
+        "connect_apps": "ConnectApps",
+        "sip": "SIP",
+        "authorized_connect_apps": "AuthorizedConnectApps",
+        "usage": "Usage",
+        "keys": "Keys",
+        "applications": "Applications",
+        "short_codes": "SMS/ShortCodes",
+        "queues": "Queues",
+        "messages": "Messages",
+        "balance": "Balance",
     }
     return {
         "auth_token": token,
@@ -421,7 +434,12 @@ def _uri(st: Store, seg: str, sid: str) -> str:
 
 
 _MSG_STATUS = [
-    ("delivered", 0.80), ("sent", 0.05), ("undelivered", 0.05), ("failed", 0.04), ("canceled", 0.01), ("read", 0.05),
+    ("delivered", 0.80),
+    ("sent", 0.05),
+    ("undelivered", 0.05),
+    ("failed", 0.04),
+    ("canceled", 0.01),
+    ("read", 0.05),
 ]
 
 
@@ -563,8 +581,13 @@ def gen_calls(st: Store, i: int, sid: str, ts: int, r: random.Random, cap: int |
 
 
 _CALL_SUBS = (
-    ("notifications", "Notifications"), ("recordings", "Recordings"), ("payments", "Payments"), ("events", "Events"),
-    ("siprec", "Siprec"), ("streams", "Streams"), ("transcriptions", "Transcriptions"),
+    ("notifications", "Notifications"),
+    ("recordings", "Recordings"),
+    ("payments", "Payments"),
+    ("events", "Events"),
+    ("siprec", "Siprec"),
+    ("streams", "Streams"),
+    ("transcriptions", "Transcriptions"),
     ("user_defined_message_subscriptions", "UserDefinedMessageSubscriptions"),
     ("user_defined_messages", "UserDefinedMessages"),
 )
@@ -602,7 +625,8 @@ def gen_recordings(st: Store, i: int, sid: str, ts: int, r: random.Random, cap: 
         "error_code": None,
         "uri": f"{base}.json",
         "subresource_uris": {
-            "add_on_results": f"{base}/AddOnResults.json", "transcriptions": f"{base}/Transcriptions.json",
+            "add_on_results": f"{base}/AddOnResults.json",
+            "transcriptions": f"{base}/Transcriptions.json",
         },
         "encryption_details": None,
         "media_url": f"https://api.twilio.com{base}",
@@ -823,16 +847,32 @@ def gen_usage_triggers(st: Store, i: int, sid: str, ts: int, r: random.Random, c
 
 
 _ALERTS = [
-    ("11200", "error", "HTTP retrieval failure",
-     "Msg=HTTP+Connection+Failure+-+Read+timed+out&sourceComponent=14100&ErrorCode=11200&"
-     "httpResponse=502&url=https%3A%2F%2Fexample.com%2Fsms&LogLevel=ERROR"),
-    ("12300", "error", "Invalid Content-Type",
-     "Msg=Content-Type+text%2Fhtml+is+not+supported&sourceComponent=12000&ErrorCode=12300&"
-     "url=https%3A%2F%2Fexample.com%2Fvoice&LogLevel=ERROR"),
-    ("30003", "warning", "Unreachable destination handset",
-     "Msg=Unreachable+destination+handset&sourceComponent=14100&ErrorCode=30003&LogLevel=WARNING"),
-    ("13227", "warning", "Dial: No International Authorization",
-     "Msg=No+international+authorization&sourceComponent=13000&ErrorCode=13227&LogLevel=WARNING"),
+    (
+        "11200",
+        "error",
+        "HTTP retrieval failure",
+        "Msg=HTTP+Connection+Failure+-+Read+timed+out&sourceComponent=14100&ErrorCode=11200&"
+        "httpResponse=502&url=https%3A%2F%2Fexample.com%2Fsms&LogLevel=ERROR",
+    ),
+    (
+        "12300",
+        "error",
+        "Invalid Content-Type",
+        "Msg=Content-Type+text%2Fhtml+is+not+supported&sourceComponent=12000&ErrorCode=12300&"
+        "url=https%3A%2F%2Fexample.com%2Fvoice&LogLevel=ERROR",
+    ),
+    (
+        "30003",
+        "warning",
+        "Unreachable destination handset",
+        "Msg=Unreachable+destination+handset&sourceComponent=14100&ErrorCode=30003&LogLevel=WARNING",
+    ),
+    (
+        "13227",
+        "warning",
+        "Dial: No International Authorization",
+        "Msg=No+international+authorization&sourceComponent=13000&ErrorCode=13227&LogLevel=WARNING",
+    ),
 ]
 
 
@@ -933,11 +973,32 @@ def gen_participant(conf: dict, j: int) -> dict:
 
 
 _DEP_KEYS = [
-    "sid", "account_sid", "friendly_name", "phone_number", "voice_url", "voice_method", "voice_fallback_url",
-    "voice_fallback_method", "voice_caller_id_lookup", "date_created", "date_updated", "sms_url", "sms_method",
-    "sms_fallback_url", "sms_fallback_method", "address_requirements", "capabilities", "status_callback",
-    "status_callback_method", "api_version", "voice_application_sid", "sms_application_sid", "trunk_sid",
-    "emergency_status", "emergency_address_sid", "uri",
+    "sid",
+    "account_sid",
+    "friendly_name",
+    "phone_number",
+    "voice_url",
+    "voice_method",
+    "voice_fallback_url",
+    "voice_fallback_method",
+    "voice_caller_id_lookup",
+    "date_created",
+    "date_updated",
+    "sms_url",
+    "sms_method",
+    "sms_fallback_url",
+    "sms_fallback_method",
+    "address_requirements",
+    "capabilities",
+    "status_callback",
+    "status_callback_method",
+    "api_version",
+    "voice_application_sid",
+    "sms_application_sid",
+    "trunk_sid",
+    "emergency_status",
+    "emergency_address_sid",
+    "uri",
 ]
 
 
@@ -957,42 +1018,88 @@ def available_numbers(seed: Any, country: str, typ: str, count: int) -> list[dic
             if typ == "toll_free":
                 prefix = r.choice(["800", "833", "844", "855", "866", "877", "888"])
                 num = "+1%s%03d%04d" % (prefix, r.randint(200, 999), r.randint(0, 9999))
-                rec = dict(friendly_name=fmt_us(num), phone_number=num, lata=None, locality=None, rate_center=None,
-                           latitude=None, longitude=None, region=None, postal_code=None)
+                rec = dict(
+                    friendly_name=fmt_us(num),
+                    phone_number=num,
+                    lata=None,
+                    locality=None,
+                    rate_center=None,
+                    latitude=None,
+                    longitude=None,
+                    region=None,
+                    postal_code=None,
+                )
             else:
                 c = _US_CITIES[r.randrange(len(_US_CITIES))] if country == "US" else _TORONTO
                 num = "+1%s%03d%04d" % (c[6], r.randint(200, 999), r.randint(0, 9999))
-                rec = dict(friendly_name=fmt_us(num), phone_number=num, lata=c[3], locality=c[0],
-                           rate_center=c[0].upper()[:10],
-                           latitude=c[4], longitude=c[5], region=c[1], postal_code=c[2])
+                rec = dict(
+                    friendly_name=fmt_us(num),
+                    phone_number=num,
+                    lata=c[3],
+                    locality=c[0],
+                    rate_center=c[0].upper()[:10],
+                    latitude=c[4],
+                    longitude=c[5],
+                    region=c[1],
+                    postal_code=c[2],
+                )
         elif country == "GB":
             if typ == "mobile":
                 num = "+447%03d%06d" % (r.randint(400, 999), r.randint(0, 999999))
-                rec = dict(friendly_name=num, phone_number=num, lata=None, locality=None, rate_center=None,
-                           latitude=None, longitude=None, region=None, postal_code=None)
+                rec = dict(
+                    friendly_name=num,
+                    phone_number=num,
+                    lata=None,
+                    locality=None,
+                    rate_center=None,
+                    latitude=None,
+                    longitude=None,
+                    region=None,
+                    postal_code=None,
+                )
             else:
                 num = "+4420%04d%04d" % (r.randint(0, 9999), r.randint(0, 9999))
-                rec = dict(friendly_name=num, phone_number=num, lata=None, locality="London", rate_center=None,
-                           latitude="51.507400", longitude="-0.127800", region="LND", postal_code=None)
+                rec = dict(
+                    friendly_name=num,
+                    phone_number=num,
+                    lata=None,
+                    locality="London",
+                    rate_center=None,
+                    latitude="51.507400",
+                    longitude="-0.127800",
+                    region="LND",
+                    postal_code=None,
+                )
         else:
             num = "+4930%08d" % r.randint(0, 99999999)
-            rec = dict(friendly_name=num, phone_number=num, lata=None, locality="Berlin", rate_center=None,
-                       latitude="52.520000", longitude="13.405000", region="BE", postal_code=None)
-        out.append({
-            "address_requirements": "none" if country in ("US", "CA") else "local",
-            "beta": False,
-            "capabilities": {"mms": nanp, "sms": typ != "local" or nanp, "voice": True},
-            "friendly_name": rec["friendly_name"],
-            "iso_country": country,
-            "lata": rec["lata"],
-            "latitude": rec["latitude"],
-            "locality": rec["locality"],
-            "longitude": rec["longitude"],
-            "phone_number": rec["phone_number"],
-            "postal_code": rec["postal_code"],
-            "rate_center": rec["rate_center"],
-            "region": rec["region"],
-        })
+            rec = dict(
+                friendly_name=num,
+                phone_number=num,
+                lata=None,
+                locality="Berlin",
+                rate_center=None,
+                latitude="52.520000",
+                longitude="13.405000",
+                region="BE",
+                postal_code=None,
+            )
+        out.append(
+            {
+                "address_requirements": "none" if country in ("US", "CA") else "local",
+                "beta": False,
+                "capabilities": {"mms": nanp, "sms": typ != "local" or nanp, "voice": True},
+                "friendly_name": rec["friendly_name"],
+                "iso_country": country,
+                "lata": rec["lata"],
+                "latitude": rec["latitude"],
+                "locality": rec["locality"],
+                "longitude": rec["longitude"],
+                "phone_number": rec["phone_number"],
+                "postal_code": rec["postal_code"],
+                "rate_center": rec["rate_center"],
+                "region": rec["region"],
+            }
+        )
     return out
 
 

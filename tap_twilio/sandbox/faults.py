@@ -7,8 +7,22 @@ import threading
 from dataclasses import dataclass, field
 
 SCRIPTED_KINDS = (
-    "429", "429-retry-after", "500", "502", "503", "504", "reset", "stall", "html", "empty", "truncated",
-    "missing-list-key", "repeat-next", "401", "403", "404",
+    "429",
+    "429-retry-after",
+    "500",
+    "502",
+    "503",
+    "504",
+    "reset",
+    "stall",
+    "html",
+    "empty",
+    "truncated",
+    "missing-list-key",
+    "repeat-next",
+    "401",
+    "403",
+    "404",
 )
 
 
@@ -54,8 +68,12 @@ class Faults:
         with self._lock:
             x = self._rng.random()
             aux = self._rng.random()
-        for kind, rate in (("429", self.rate_429), ("5xx", self.rate_5xx), ("reset", self.rate_reset),
-                           ("stall", self.rate_stall)):
+        for kind, rate in (
+            ("429", self.rate_429),
+            ("5xx", self.rate_5xx),
+            ("reset", self.rate_reset),
+            ("stall", self.rate_stall),
+        ):
             if x < rate:
                 return kind, aux
             x -= rate
