@@ -438,6 +438,8 @@ class TwilioStream(RESTStream[Any]):
         if self.parent_stream_type is not None:
             yield from self._child_records(ctx)
             return
+        if self.per_account and "account_sid" not in ctx:
+            return  # no account to read (all filtered out by account_sids, or the main one for alerts)
         pipeline = self._pipeline
         if pipeline is None or pipeline.next_context() != ctx:
             if pipeline is not None:

@@ -14,7 +14,9 @@ def test_alerts_older_than_30_days_are_clamped_with_one_warning(tmp_path):
     with Sandbox(seed=41, subaccounts=0, days=60) as sb:
         config = sb.tap_config(start_date=format_iso(sb.now - dt.timedelta(days=90)), **FAST_RETRIES)
         run = run_tap(tmp_path, config, catalog=select(discover(tmp_path, config), {"alerts"}))
-        warnings = [line for line in run.stderr.splitlines() if "WARNING" in line and "alerts: Twilio keeps 30 days" in line]
+        warnings = [
+            line for line in run.stderr.splitlines() if "WARNING" in line and "alerts: Twilio keeps 30 days" in line
+        ]
         assert len(warnings) == 1
         assert {r["sid"] for r in run.records["alerts"]} == {a["sid"] for a in sb.expected("alerts")}
         assert sb.stats.by_status[400] == 0
@@ -53,3 +55,16 @@ def test_number_types_are_requested_only_where_the_country_offers_them(sandbox, 
     assert len(mobile_requests) == len(offering) * len(sandbox.account_sids)
     assert sandbox.stats.by_status[404] == 0
     assert run.records["available_phone_numbers_mobile"]
+
+
+def test_account_sids_restricts_every_stream_including_alerts(sandbox, config, tmp_path):
+    sub = sandbox.account_sids[1]
+    run = run_tap(tmp_path, {**config, "account_sids": [sub]})
+    assert {r["sid"] for r in run.records["accounts"]} == {sub}
+    for stream in ("messages", "calls", "usage_records", "account_balance", "keys"):
+        assert {r["account_sid"] for r in run.records[stream]} == {sub}, stream
+    assert not run.records["alerts"]  # Monitor alerts belong to the main account's credentials
+    assert all(
+        sandbox.main_account_sid not in path or path.endswith("Accounts.json?PageSize=1000")
+        for _, path in sandbox.stats.requests
+    )
