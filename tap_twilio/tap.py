@@ -7,13 +7,13 @@ import io
 import ipaddress
 import json
 import re
-import sys
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path, PurePath
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 from urllib.parse import urlsplit
 
 from singer_sdk import Tap
@@ -28,6 +28,7 @@ from tap_twilio.http import HTTP_FORBIDDEN_OR_UNAUTHORIZED, RetryPolicy, TwilioA
 from tap_twilio.streams import STREAM_TYPES
 from tap_twilio.writer import BufferedMsgSpecWriter
 
+_T = TypeVar("_T")
 ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
 API_KEY_SID = re.compile(r"^SK[0-9a-fA-F]{32}$")
 REGION_EDGES = {  # Twilio's regions and the edge each is reached through by default
@@ -443,17 +444,25 @@ class TapTwilio(Tap):
 
     @override
     def sync_all(self) -> None:
+        self._run(super().sync_all)
+        self._report()
+
+    @override
+    def run_connection_test(self) -> bool:
+        return self._run(super().run_connection_test)
+
+    def _run(self, work: Callable[[], _T]) -> _T:
+        """Resolve accounts first (bad credentials fail there, before any output), then work; fail in one line."""
         try:
-            _ = self.synced_account_sids  # the first request: bad credentials fail here, before any output
-            super().sync_all()
+            _ = self.synced_account_sids
+            return work()
         except TwilioError as exc:
             self.logger.error("Sync failed: %s", exc)  # one line, no traceback
             self._shutdown()
-            sys.stdout.flush()
+            self.message_writer.drain()  # type: ignore[attr-defined]
             raise SystemExit(1) from None
         finally:
             self._shutdown()
-        self._report()
 
     def _shutdown(self) -> None:
         self.cancel.set()

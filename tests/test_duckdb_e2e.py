@@ -11,10 +11,10 @@ from typing import Any
 
 import duckdb
 import pytest
-
 from conftest import discover
-from tap_twilio.sandbox import Sandbox
 from test_postgres_e2e import bookmarks_by_account, change_messages, expected_keys, pipe, stream_info
+
+from tap_twilio.sandbox import Sandbox
 
 SCHEMA = "twilio"
 
@@ -26,8 +26,12 @@ def test_duckdb_is_the_pinned_release() -> None:
 def table_counts(path: Path) -> dict[str, int]:
     """table -> rows."""
     with duckdb.connect(str(path), read_only=True) as conn:
-        tables = [r[0] for r in conn.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [SCHEMA]).fetchall()]
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [SCHEMA]
+            ).fetchall()
+        ]
         return {t: conn.execute(f'SELECT count(*) FROM {SCHEMA}."{t}"').fetchone()[0] for t in tables}
 
 

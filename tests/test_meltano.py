@@ -19,11 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import discover
-from tap_twilio.sandbox import Sandbox
 from test_postgres_e2e import (
     assert_rows_match,
+    bookmarks_by_account,
     change_messages,
     pg_connect,
     pg_query,
@@ -31,12 +30,17 @@ from test_postgres_e2e import (
     stream_info,
 )
 
+from tap_twilio.sandbox import Sandbox
+
 pytestmark = requires_pg
 ROOT = Path(__file__).resolve().parent.parent
 MELTANO_VERSION = "4.4.1"
 MELTANO_VENV = Path(os.environ.get("TAP_TWILIO_MELTANO_VENV", ROOT / ".bench" / "meltano-venv"))
-NOT_IN_MELTANO_YML = {"available_phone_numbers_local", "available_phone_numbers_mobile",
-                      "available_phone_numbers_toll_free"}  # deselected there: volatile marketplace listings
+NOT_IN_MELTANO_YML = {
+    "available_phone_numbers_local",
+    "available_phone_numbers_mobile",
+    "available_phone_numbers_toll_free",
+}  # deselected there: volatile marketplace listings
 
 
 def _meltano_version(meltano: Path) -> str | None:
@@ -55,7 +59,10 @@ def meltano() -> Path:
             subprocess.run([sys.executable, "-m", "venv", str(MELTANO_VENV)], check=True, timeout=300)
         proc = subprocess.run(
             [str(MELTANO_VENV / "bin" / "python"), "-m", "pip", "install", "-q", f"meltano=={MELTANO_VERSION}"],
-            capture_output=True, text=True, check=False, timeout=900,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=900,
         )
         assert proc.returncode == 0, f"pip install meltano=={MELTANO_VERSION} failed:\n{proc.stderr[-3000:]}"
     assert _meltano_version(exe) == MELTANO_VERSION
@@ -65,10 +72,16 @@ def meltano() -> Path:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the repository's files (tracked and new, not ignored): meltano.yml at its root."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT, capture_output=True, check=True,
-    ).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     dest = tmp_path_factory.mktemp("meltano-project")
     for name in filter(None, listed):
         source = ROOT / name
@@ -101,32 +114,48 @@ def schema() -> Iterator[str]:
         conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
 
-def melt(meltano: Path, project: Path, sb: Sandbox, *args: str, env: dict[str, str] | None = None,
-         ) -> subprocess.CompletedProcess[str]:
+def melt(
+    meltano: Path,
+    project: Path,
+    sb: Sandbox,
+    *args: str,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     """Run meltano in the project with the sandbox's credentials in TAP_TWILIO_* variables."""
-    base = {k: v for k, v in os.environ.items()
-            if not k.startswith(("TAP_TWILIO", "TARGET_", "MELTANO_", "VIRTUAL_ENV"))}
+    base = {
+        k: v for k, v in os.environ.items() if not k.startswith(("TAP_TWILIO", "TARGET_", "MELTANO_", "VIRTUAL_ENV"))
+    }
     config = sb.tap_config()
-    base.update({
-        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "TAP_TWILIO_ACCOUNT_SID": config["account_sid"],
-        "TAP_TWILIO_AUTH_TOKEN": config["auth_token"],
-        "TAP_TWILIO_API_URL": config["api_url"],
-        "TAP_TWILIO_MONITOR_URL": config["monitor_url"],
-        "TAP_TWILIO_START_DATE": config["start_date"],
-        "TAP_TWILIO_BACKOFF_BASE_SECONDS": "0.01",  # a decimal setting given as text
-        "TAP_TWILIO_BACKOFF_MAX_SECONDS": "0.05",
-    })
+    base.update(
+        {
+            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "TAP_TWILIO_ACCOUNT_SID": config["account_sid"],
+            "TAP_TWILIO_AUTH_TOKEN": config["auth_token"],
+            "TAP_TWILIO_API_URL": config["api_url"],
+            "TAP_TWILIO_MONITOR_URL": config["monitor_url"],
+            "TAP_TWILIO_START_DATE": config["start_date"],
+        }
+    )
     base.update(env or {})
-    return subprocess.run([str(meltano), *args], cwd=project, env=base, capture_output=True, text=True,
-                          check=False, timeout=300)
+    return subprocess.run(
+        [str(meltano), *args], cwd=project, env=base, capture_output=True, text=True, check=False, timeout=300
+    )
 
 
 def meltano_run(meltano: Path, project: Path, sb: Sandbox, tap: str, schema: str, **env: str) -> dict[str, int]:
     """`meltano --environment=sandbox run TAP target-postgres`; the tap's record counts per stream."""
     started = time.monotonic()
-    run = melt(meltano, project, sb, "--log-format=json", "--environment=sandbox", "run", tap, "target-postgres",
-               env={"TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema, **env})
+    run = melt(
+        meltano,
+        project,
+        sb,
+        "--log-format=json",
+        "--environment=sandbox",
+        "run",
+        tap,
+        "target-postgres",
+        env={"TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema, **env},
+    )
     assert run.returncode == 0, run.stderr[-5000:]
     counts: dict[str, int] = {}
     for line in run.stderr.splitlines():
@@ -136,7 +165,7 @@ def meltano_run(meltano: Path, project: Path, sb: Sandbox, tap: str, schema: str
             continue
         text = event.get("event", "")
         if event.get("producer") and event.get("name") == tap and text.startswith("METRIC: "):
-            metric = json.loads(text[len("METRIC: "):])
+            metric = json.loads(text[len("METRIC: ") :])
             if metric["metric"] == "record_count":
                 stream = metric["tags"]["stream"]
                 counts[stream] = counts.get(stream, 0) + int(metric["value"])
@@ -161,8 +190,27 @@ def partition_accounts(state: dict[str, Any], stream: str) -> list[str]:
     return [p["context"]["account_sid"] for p in state["bookmarks"][stream].get("partitions", [])]
 
 
-def test_meltano_run_then_incremental(meltano: Path, installed: Path, sb: Sandbox, schema: str,
-                                      tmp_path: Path) -> None:
+def test_meltano_config_reaches_the_tap_typed(meltano: Path, installed: Path, sb: Sandbox) -> None:
+    """meltano.yml parses without deprecation warnings and numeric settings reach the tap as JSON numbers."""
+    proc = melt(meltano, installed, sb, "--environment=sandbox", "invoke", "--dump=config", "tap-twilio")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Deprecat" not in proc.stderr, proc.stderr[-3000:]
+    config = json.loads(proc.stdout)
+    assert config["api_url"] == sb.url  # the environment variable beats the sandbox environment's 8765
+    for name, value in {
+        "lookback_days": 3,
+        "date_window_days": 30,
+        "max_concurrency": 8,
+        "page_size": 1000,
+        "backoff_base_seconds": 1.0,
+        "backoff_max_seconds": 60.0,
+        "request_timeout_seconds": 60.0,
+        "connect_timeout_seconds": 10.0,
+    }.items():
+        assert config[name] == value and isinstance(config[name], (int, float)), (name, config.get(name))
+
+
+def test_meltano_run_then_incremental(meltano: Path, installed: Path, sb: Sandbox, schema: str, tmp_path: Path) -> None:
     config = sb.tap_config()
     streams = {s: i for s, i in stream_info(discover(tmp_path, config)).items() if s not in NOT_IN_MELTANO_YML}
 
@@ -189,19 +237,21 @@ def test_meltano_run_then_incremental(meltano: Path, installed: Path, sb: Sandbo
 
     state2 = state_of(meltano, installed, sb, state_id)
     for stream in ("messages", "calls", "usage_records"):
-        old = {p["context"]["account_sid"]: p["replication_key_value"] for p in state1["bookmarks"][stream]["partitions"]}
-        new = {p["context"]["account_sid"]: p["replication_key_value"] for p in state2["bookmarks"][stream]["partitions"]}
+        old, new = bookmarks_by_account(state1, stream), bookmarks_by_account(state2, stream)
         assert set(new) == set(old) and all(new[a] > old[a] for a in old), (stream, old, new)
 
 
-def test_meltano_shards_sync_disjoint_accounts(meltano: Path, installed: Path, sb: Sandbox, schema: str,
-                                               tmp_path: Path) -> None:
+def test_meltano_shards_sync_disjoint_accounts(
+    meltano: Path, installed: Path, sb: Sandbox, schema: str, tmp_path: Path
+) -> None:
     main, *subaccounts = sb.account_sids
     assert subaccounts
-    shard_a = meltano_run(meltano, installed, sb, "tap-twilio-shard-a", schema,
-                          TAP_TWILIO_SHARD_A_ACCOUNT_SIDS=json.dumps([main]))
-    shard_b = meltano_run(meltano, installed, sb, "tap-twilio-shard-b", schema,
-                          TAP_TWILIO_SHARD_B_ACCOUNT_SIDS=json.dumps(subaccounts))
+    shard_a = meltano_run(
+        meltano, installed, sb, "tap-twilio-shard-a", schema, TAP_TWILIO_SHARD_A_ACCOUNT_SIDS=json.dumps([main])
+    )
+    shard_b = meltano_run(
+        meltano, installed, sb, "tap-twilio-shard-b", schema, TAP_TWILIO_SHARD_B_ACCOUNT_SIDS=json.dumps(subaccounts)
+    )
     assert shard_a["messages"] == len(sb.expected("messages", main))
     assert shard_b["messages"] == sum(len(sb.expected("messages", a)) for a in subaccounts)
 

@@ -10,7 +10,6 @@ import datetime as dt
 import json
 import subprocess
 import sys
-import time
 import uuid
 from collections import defaultdict
 from decimal import Decimal
@@ -18,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import FAST_RETRIES, discover, select
+
 from tap_twilio.dates import to_iso
 from tap_twilio.sandbox import Sandbox
 
@@ -104,13 +103,18 @@ def recent_messages(sb: Sandbox, per_account: int, within: dt.timedelta) -> list
 
 
 def change_messages(sb: Sandbox) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    """Update status and price of a few recent messages and add new ones; (sid -> new fields, new sids)."""
+    """Update status and price of a few recent messages and add new ones; (sid -> new fields, new sids).
+
+    The new messages are sent 2 s ago: a run reads up to the second its sync started (exclusive), so a message
+    stamped in that very second belongs to the next run, and a run starting right after this would miss it.
+    """
     updated = {}
     for i, message in enumerate(recent_messages(sb, per_account=2, within=dt.timedelta(days=2))):
         fields = {"status": "undelivered", "price": f"-0.{1234 + i:05d}"}
         sb.update_record("messages", message["sid"], **fields)
         updated[message["sid"]] = fields
-    added = [sb.add_record("messages", account)["sid"] for account in sb.account_sids for _ in range(2)]
+    sent = sb.now - dt.timedelta(seconds=2)
+    added = [sb.add_record("messages", a, date_sent=sent)["sid"] for a in sb.account_sids for _ in range(2)]
     return updated, added
 
 
@@ -207,8 +211,9 @@ def pg_keys(schema: str, table: str, info: dict[str, Any]) -> dict[str, list[tup
 
 def assert_rows_match(schema: str, sb: Sandbox, streams: dict[str, dict[str, Any]], start_date: str) -> None:
     """Every table holds exactly the sandbox's rows, per account, each once."""
-    tables = {r[0] for r in pg_query("SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
-                                     schema)}
+    tables = {
+        r[0] for r in pg_query("SELECT table_name FROM information_schema.tables WHERE table_schema = %s", schema)
+    }
     problems = []
     for stream, info in sorted(streams.items()):
         expected = expected_keys(sb, stream, info, start_date)
@@ -233,8 +238,9 @@ def assert_rows_match(schema: str, sb: Sandbox, streams: dict[str, dict[str, Any
 # --- the tests ----------------------------------------------------------------------------------------
 
 
-def test_postgres_full_then_incremental(tmp_path: Path, sandbox: Sandbox, config: dict[str, Any],
-                                        pg_schema: str) -> None:
+def test_postgres_full_then_incremental(
+    tmp_path: Path, sandbox: Sandbox, config: dict[str, Any], pg_schema: str
+) -> None:
     streams = stream_info(discover(tmp_path, config))
     target_config = pg_target_config(pg_schema)
 
@@ -265,8 +271,14 @@ def test_postgres_full_then_incremental(tmp_path: Path, sandbox: Sandbox, config
     assert not wrong, "\n".join(wrong)
     for table, column in [("messages", "date_sent"), ("calls", "start_time"), ("usage_records", "as_of")]:
         assert columns[(table, column)] == "timestamp without time zone"
-    for table, column in [("messages", "price"), ("calls", "price"), ("calls", "duration"),
-                          ("recordings", "duration"), ("usage_records", "usage"), ("account_balance", "balance")]:
+    for table, column in [
+        ("messages", "price"),
+        ("calls", "price"),
+        ("calls", "duration"),
+        ("recordings", "duration"),
+        ("usage_records", "usage"),
+        ("account_balance", "balance"),
+    ]:
         assert columns[(table, column)] == "numeric", (table, column)
 
     # primary keys are declared on every table
@@ -298,7 +310,6 @@ def test_postgres_full_then_incremental(tmp_path: Path, sandbox: Sandbox, config
     # the sandbox changes, the second run starts from the first run's state
     updated, added = change_messages(sandbox)
     second_started = pg_query("SELECT now() AT TIME ZONE 'UTC'")[0][0]
-    time.sleep(0.01)
     state2 = pipe(tmp_path, config, "target-postgres", target_config, state=state1, name="second")
 
     assert_rows_match(pg_schema, sandbox, streams, config["start_date"])
@@ -327,8 +338,9 @@ def test_postgres_selected_streams_only(tmp_path: Path, sandbox: Sandbox, pg_sch
     config = sandbox.tap_config(**FAST_RETRIES)
     catalog = select(discover(tmp_path, config), {"messages", "usage_records"})
     pipe(tmp_path, config, "target-postgres", pg_target_config(pg_schema), catalog=catalog)
-    tables = {r[0] for r in pg_query("SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
-                                     pg_schema)}
+    tables = {
+        r[0] for r in pg_query("SELECT table_name FROM information_schema.tables WHERE table_schema = %s", pg_schema)
+    }
     assert tables == {"messages", "usage_records"}
     streams = stream_info(catalog)
     assert_rows_match(pg_schema, sandbox, {s: streams[s] for s in tables}, config["start_date"])

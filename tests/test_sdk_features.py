@@ -14,10 +14,11 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-import tap_twilio
 from conftest import discover, run_tap, select
-from tap_twilio.sandbox import Sandbox
 from test_postgres_e2e import BIN
+
+import tap_twilio
+from tap_twilio.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -27,8 +28,14 @@ REGENERATE = f"{UPDATE_ENV}=1 .venv/bin/python -m pytest tests/test_sdk_features
 
 
 def tap(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / "tap-twilio"), *args], capture_output=True, text=True, timeout=120,
-                          check=False, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [str(BIN / "tap-twilio"), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_about_markdown_matches_readme() -> None:
@@ -102,8 +109,8 @@ def test_stream_maps_hash_phone_numbers(tmp_path: Path, sandbox: Sandbox, config
     assert len(records) == len(raw)
     for record in records:
         original = raw[record["sid"]]
-        assert record["to"] == hashlib.md5(original["to"].encode()).hexdigest()  # noqa: S324
-        assert record["from"] == hashlib.md5(original["from"].encode()).hexdigest()  # noqa: S324
+        assert record["to"] == hashlib.md5(original["to"].encode()).hexdigest()
+        assert record["from"] == hashlib.md5(original["from"].encode()).hexdigest()
         assert record["body"] == original["body"]
     assert not any(r["to"].startswith("+") or r["from"].startswith("+") for r in records)
     assert set(run.schemas["messages"]["schema"]["properties"]) >= {"to", "from", "sid", "price"}

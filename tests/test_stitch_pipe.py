@@ -1,6 +1,6 @@
 """The documented plain Singer pipe (Stitch-style scheduling), run by a shell twice with changes in between:
 
-    tap-twilio --config c --catalog cat --state s | target-postgres --config t > out; tail -1 out > s
+tap-twilio --config c --catalog cat --state s | target-postgres --config t > out; tail -1 out > s
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from conftest import discover, select
-from tap_twilio.sandbox import Sandbox
 from test_postgres_e2e import (
     BIN,
     assert_rows_match,
@@ -27,18 +26,23 @@ from test_postgres_e2e import (
     stream_info,
 )
 
+from tap_twilio.sandbox import Sandbox
+
 pytestmark = requires_pg
 STREAMS = {"accounts", "messages", "message_media", "calls", "usage_records"}
-SCRIPT = """set -euo pipefail
-tap-twilio --config c.json --catalog cat.json --state s.json | target-postgres --config t.json > out.txt
-tail -1 out.txt > s.json
-"""
+# the documented line, verbatim; pipefail + -e keep the old state when either side fails
+PIPE = (
+    "tap-twilio --config c.json --catalog cat.json --state s.json | target-postgres --config t.json > out.txt; "
+    "tail -1 out.txt > s.json"
+)
+SCRIPT = f"set -euo pipefail\n{PIPE}\n"
 
 
 def run_pipe(workdir: Path) -> dict[str, Any]:
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    proc = subprocess.run(["bash", "-c", SCRIPT], cwd=workdir, env=env, capture_output=True, text=True,
-                          timeout=300, check=False)
+    proc = subprocess.run(
+        ["bash", "-c", SCRIPT], cwd=workdir, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
     assert proc.returncode == 0, f"{shlex.quote(SCRIPT)} failed:\n{proc.stderr[-3000:]}"
     state = json.loads((workdir / "s.json").read_text())
     assert state == json.loads((workdir / "out.txt").read_text().splitlines()[-1])

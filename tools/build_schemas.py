@@ -100,6 +100,10 @@ def build(source: Path) -> dict[str, dict]:
             for name, prop in spec.items()
             if name not in SECRETS.get(stream, ())
         }
+        links = (resources[resource].get("example_record") or {}).get("subresource_uris")
+        if "subresource_uris" in props and isinstance(links, dict):
+            # named links, so flattening can split them into columns (unknown ones still pass through)
+            props["subresource_uris"]["properties"] = {key: STRING for key in sorted(links)}
         if stream == "usage_records":
             props["as_of"] = {"type": ["string", "null"], "format": "date-time"}
         for key in PARENT_KEYS.get(stream, ()):
