@@ -546,6 +546,21 @@ class TwilioStream(RESTStream[Any]):
                 for child in children:
                     child.prefetch(child_context)  # type: ignore[attr-defined]
 
+    @override
+    def generate_child_contexts(self, record: Record, context: Context | None) -> Iterable[Context | None]:
+        if self._children_wanted:  # the SDK asks for every record, even with no child selected
+            context = self.child_context(record)
+            if context is not None:
+                yield context
+
+    def child_context(self, record: Record) -> dict[str, Any] | None:
+        """The context of this record's child lists, or None when it has none worth requesting."""
+        return None
+
+    @cached_property
+    def _children_wanted(self) -> bool:
+        return any(child.selected or child.has_selected_descendents for child in self.child_streams)
+
     def wants(self, context: dict[str, Any]) -> bool:
         """Whether this child list exists for a parent (e.g. a country offers the number type)."""
         return True

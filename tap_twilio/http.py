@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import os
 import random
 import threading
 import time
@@ -199,6 +200,9 @@ class TwilioClient:
             session.mount("http://", adapter)
             session.mount("https://", adapter)
             session.auth = self._auth
+            # requests re-reads proxy settings from the environment on every call (a third of a worker's
+            # CPU on small lists); without proxy variables there is nothing to find
+            session.trust_env = any(k.lower().endswith("_proxy") for k in os.environ)
             session.headers["User-Agent"] = self._user_agent
             session.headers["Accept"] = "application/json"
             self._local.session = session

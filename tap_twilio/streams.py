@@ -63,9 +63,10 @@ class Messages(TwilioStream):
     retention = MESSAGE_RETENTION
 
     @override
-    def generate_child_contexts(self, record: Record, context: Context | None) -> Iterable[Context | None]:
-        if record.get("num_media"):  # Decimal("0") is falsy: no request for messages without media
-            yield {"account_sid": record["account_sid"], "message_sid": record["sid"]}
+    def child_context(self, record: Record) -> dict[str, Any] | None:
+        if not record.get("num_media"):  # 0 after conversion: no request for messages without media
+            return None
+        return {"account_sid": record["account_sid"], "message_sid": record["sid"]}
 
 
 class Conferences(TwilioStream):
@@ -79,9 +80,10 @@ class Conferences(TwilioStream):
     param_sets = CONFERENCE_STATUSES
 
     @override
-    def generate_child_contexts(self, record: Record, context: Context | None) -> Iterable[Context | None]:
-        if record.get("status") != "completed":  # Twilio lists participants of live conferences only
-            yield {"account_sid": record["account_sid"], "conference_sid": record["sid"]}
+    def child_context(self, record: Record) -> dict[str, Any] | None:
+        if record.get("status") == "completed":  # Twilio lists participants of live conferences only
+            return None
+        return {"account_sid": record["account_sid"], "conference_sid": record["sid"]}
 
 
 class Addresses(TwilioStream):
@@ -92,8 +94,8 @@ class Addresses(TwilioStream):
     replication_key = "date_updated"
 
     @override
-    def generate_child_contexts(self, record: Record, context: Context | None) -> Iterable[Context | None]:
-        yield {"account_sid": record["account_sid"], "address_sid": record["sid"]}
+    def child_context(self, record: Record) -> dict[str, Any] | None:
+        return {"account_sid": record["account_sid"], "address_sid": record["sid"]}
 
 
 class AvailablePhoneNumberCountries(TwilioStream):
@@ -105,9 +107,9 @@ class AvailablePhoneNumberCountries(TwilioStream):
     primary_keys = ("account_sid", "country_code")  # Stitch's country_code alone collapses accounts
 
     @override
-    def generate_child_contexts(self, record: Record, context: Context | None) -> Iterable[Context | None]:
+    def child_context(self, record: Record) -> dict[str, Any] | None:
         offered = [kind for kind in NUMBER_TYPES if kind in (record.get("subresource_uris") or {})]
-        yield {
+        return {
             "account_sid": record["account_sid"],
             "country_code": record["country_code"],
             "offers": ",".join(offered),
