@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import queue
 import threading
 import time
@@ -202,6 +203,9 @@ class TwilioStream(RESTStream[Any]):
         )
         self._drop_fields = ("auth_token",) if self.name == "accounts" else ()
         self._properties = frozenset(props)
+        if self.parent_stream_type is not None and self.logger.getEffectiveLevel() == logging.INFO:
+            # the SDK logs "Beginning sync" once per parent record (per message with media): keep INFO readable
+            self.logger.setLevel(logging.WARNING)
         self._pipeline: Pipeline | None = None
         self._prefetched: dict[tuple[Any, ...], Future[list[Page]]] = {}
         self._schema_written = False
