@@ -938,14 +938,7 @@ class Sandbox:
             lo, hi = self._day_range(p, "StartTime")
             elo, ehi = self._day_range(p, "EndTime")
             if elo is not None or ehi is not None:
-
-                def end_pred(rec: dict, ts: int, elo=elo, ehi=ehi) -> bool:
-                    t = parse_any_ts(rec.get("end_time"))
-                    if t is None:
-                        t = parse_any_ts(rec.get("date_created")) or 0
-                    return (elo is None or t >= elo) and (ehi is None or t <= ehi)
-
-                preds.append(end_pred)
+                preds.append(_range_pred("end_time", elo, ehi))
                 if elo is not None:
                     base_lo = elo - D.CALL_MAX_DURATION - 60
                 if ehi is not None:
@@ -967,14 +960,7 @@ class Sandbox:
             lo, hi = self._day_range(p, "DateCreated")
             ulo, uhi = self._day_range(p, "DateUpdated")
             if ulo is not None or uhi is not None:
-
-                def upd_pred(rec: dict, ts: int, ulo=ulo, uhi=uhi) -> bool:
-                    t = parse_any_ts(rec.get("date_updated"))
-                    if t is None:
-                        t = parse_any_ts(rec.get("date_created")) or 0
-                    return (ulo is None or t >= ulo) and (uhi is None or t <= uhi)
-
-                preds.append(upd_pred)
+                preds.append(_range_pred("date_updated", ulo, uhi))
                 if ulo is not None:
                     base_lo = ulo - D.CONF_MAX_DURATION - 60
                 if uhi is not None:
@@ -1469,6 +1455,18 @@ class _Server(ThreadingHTTPServer):
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+
+def _range_pred(field: str, lo: int | None, hi: int | None) -> Any:
+    """A filter on a secondary date field; a null one is matched by date_created (like the main filters)."""
+
+    def pred(rec: dict, ts: int) -> bool:
+        t = parse_any_ts(rec.get(field))
+        if t is None:
+            t = parse_any_ts(rec.get("date_created")) or 0
+        return (lo is None or t >= lo) and (hi is None or t <= hi)
+
+    return pred
 
 
 def _make_handler(sb: Sandbox) -> type[BaseHTTPRequestHandler]:
