@@ -429,7 +429,7 @@ class TwilioStream(RESTStream[Any]):
             state["replication_key_value"] = new
         if unit.last:
             state.pop("resume", None)
-        elif unit.window is not None and new and old and new > old:
+        elif unit.window is not None and new and (old is None or new > old):
             state["resume"] = True  # the lookback of this run is done: resume without it
         self.state_manager.is_flushed = False
         self._write_state_message()

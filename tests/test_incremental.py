@@ -232,3 +232,22 @@ def test_killed_runs_resume_from_the_last_state_and_lose_nothing(tmp_path):
         # a resume re-reads at most one window per partition, not the history
         clean_count = sum(len(v) for v in clean.records.values())
         assert emitted < clean_count * 2
+
+
+def test_a_resumed_run_continues_at_the_last_window_without_the_lookback(tmp_path):
+    with Sandbox(seed=12, subaccounts=0, days=60, sizes={"messages": 400}) as sb:
+        config = sb.tap_config(date_window_days=7, lookback_days=3, max_concurrency=2, **FAST_RETRIES)
+        config_path = tmp_path / "config.json"
+        config_path.write_text(json.dumps(config))
+        catalog_path = tmp_path / "catalog.json"
+        catalog_path.write_text(json.dumps(messages_catalog(tmp_path, config)))
+        killed = _run_until(tmp_path, config_path, catalog_path, None, 150)
+        assert killed.returncode != 0
+        (partition,) = killed.states[-1]["bookmarks"]["messages"]["partitions"]
+        assert partition["resume"] is True
+        sb.reset_stats()
+        resumed = _run_until(tmp_path, config_path, catalog_path, killed.states[-1], 10**9)
+        assert resumed.returncode == 0
+        first = next(p for _, p in sb.stats.requests if "/Messages.json" in p)
+        assert f"DateSent%3E={partition['replication_key_value'][:10]}" in first
+        assert "resume" not in resumed.states[-1]["bookmarks"]["messages"]["partitions"][0]
