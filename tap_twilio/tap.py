@@ -346,13 +346,13 @@ class TapTwilio(Tap):
             listed = self._list_accounts()
         except TwilioAPIError as exc:
             if exc.status in HTTP_FORBIDDEN_OR_UNAUTHORIZED and self.config.get("api_key_sid"):
+                self._check_key_access()  # a key that works nowhere is bad credentials, not a Standard key
                 self.logger.warning(
                     "The API key cannot list accounts (HTTP %s; a Standard key cannot read /Accounts or "
                     "/Keys): syncing only account %s; the accounts and keys streams stay empty",
                     exc.status,
                     self.main_account_sid,
                 )
-                self._check_key_access()
                 return []
             if exc.status == 401:
                 raise TwilioError(_credentials_message(self.config)) from exc

@@ -225,3 +225,15 @@ def test_unknown_fields_from_twilio_pass_through_without_breaking_the_sync(sandb
     sandbox.update_record("messages", newest["sid"], brand_new_field="hello", date_updated=newest["date_updated"])
     run = run_tap(tmp_path, config, catalog=select(discover(tmp_path, config), {"messages"}))
     assert len(run.records["messages"]) == len(sandbox.expected("messages"))
+
+
+def test_a_wrong_api_key_is_one_credentials_error(sandbox, tmp_path):
+    sid, _secret = sandbox.api_keys["standard"]
+    config = {**sandbox.tap_config(**FAST_RETRIES), "api_key_sid": sid, "api_key_secret": "wrong-secret"}
+    del config["auth_token"]
+    run = run_tap(tmp_path, config, check=False)
+    assert run.returncode == 1
+    assert [ln for ln in error_lines(run.stderr)] == [ln for ln in error_lines(run.stderr) if "rejected" in ln]
+    assert len(error_lines(run.stderr)) == 1
+    assert "api_key_sid and api_key_secret" in run.stderr
+    assert "WARNING" not in run.stderr
