@@ -825,14 +825,7 @@ class Sandbox:
         base = path + "?" + (fq + "&" if fq else "")
         recs = [rec for _, rec in items]
         uri = base + f"PageSize={ps}&Page={page}" + (f"&PageToken={quote(token, safe='')}" if token else "")
-        nxt = None
-        if more and items:
-            k, rec = items[-1]
-            nxt = base + f"PageSize={ps}&Page={page + 1}&PageToken=PA{quote(src.token_id(k, rec), safe='')}"
-        prev = None
-        if page > 0 and items:
-            k, rec = items[0]
-            prev = base + f"PageSize={ps}&Page={page - 1}&PageToken=PB{quote(src.token_id(k, rec), safe='')}"
+        nxt, prev = _page_links(base, items, more, ps, page, src)
         start = page * ps
         return {
             "end": start + max(len(recs), 1) - 1,
@@ -851,14 +844,7 @@ class Sandbox:
         filters = [(k, v) for k, v in params if k not in ("PageSize", "Page", "PageToken")]
         fq = self._qs(filters)
         base = host + path + "?" + (fq + "&" if fq else "")
-        nxt = None
-        if more and items:
-            k, rec = items[-1]
-            nxt = base + f"PageSize={ps}&Page={page + 1}&PageToken=PA{quote(src.token_id(k, rec), safe='')}"
-        prev = None
-        if page > 0 and items:
-            k, rec = items[0]
-            prev = base + f"PageSize={ps}&Page={page - 1}&PageToken=PB{quote(src.token_id(k, rec), safe='')}"
+        nxt, prev = _page_links(base, items, more, ps, page, src)
         return {
             key: [rec for _, rec in items],
             "meta": {
@@ -1455,6 +1441,18 @@ class _Server(ThreadingHTTPServer):
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+
+def _page_links(base: str, items: list, more: bool, ps: int, page: int, src: Any) -> tuple[str | None, str | None]:
+    """Next and previous page links: keyset tokens PA<last> / PB<first>, so new records never shift pages."""
+    nxt = prev = None
+    if more and items:
+        k, rec = items[-1]
+        nxt = base + f"PageSize={ps}&Page={page + 1}&PageToken=PA{quote(src.token_id(k, rec), safe='')}"
+    if page > 0 and items:
+        k, rec = items[0]
+        prev = base + f"PageSize={ps}&Page={page - 1}&PageToken=PB{quote(src.token_id(k, rec), safe='')}"
+    return nxt, prev
 
 
 def _range_pred(field: str, lo: int | None, hi: int | None) -> Any:
