@@ -174,10 +174,10 @@ class Pipeline:
 class TwilioStream(RESTStream[Any]):
     """A Twilio list; subclasses and ENDPOINTS rows declare only what differs."""
 
-    schema: ClassVar[StreamSchema] = StreamSchema(SCHEMAS)  # type: ignore[assignment]
-    primary_keys: ClassVar[tuple[str, ...]] = ("sid",)  # type: ignore[assignment,misc]
-    replication_key: ClassVar[str | None] = None  # type: ignore[assignment,misc]
-    state_partitioning_keys: ClassVar[list[str] | None] = ["account_sid"]  # type: ignore[assignment,misc]
+    schema: ClassVar[StreamSchema] = StreamSchema(SCHEMAS)
+    primary_keys: ClassVar[tuple[str, ...]] = ("sid",)
+    replication_key: ClassVar[str | None] = None
+    state_partitioning_keys: ClassVar[list[str] | None] = ["account_sid"]  # one bookmark per account
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE  # records are typed exactly in _convert
 
     host: ClassVar[str] = "api"  # "api" (v2010) or "monitor" (Monitor v1)
@@ -301,8 +301,9 @@ class TwilioStream(RESTStream[Any]):
         records = body.get(key)
         if not isinstance(records, list):
             meta = body.get("meta")
-            if isinstance(meta, dict) and isinstance(body.get(meta.get("key")), list):
-                return body[meta["key"]]  # type: ignore[no-any-return]
+            listed = body.get(str(meta.get("key"))) if isinstance(meta, dict) else None
+            if isinstance(listed, list):
+                return listed
             msg = f"{self.name}: a page from {page.url.split('?')[0]} has no '{key}' list"
             raise TwilioError(msg)
         return records
@@ -420,6 +421,7 @@ class TwilioStream(RESTStream[Any]):
             return
         state = self.get_context_state(unit.context)
         old = state.get("replication_key_value") if state.get("replication_key") == self.replication_key else None
+        new: str | None
         if unit.window is not None:
             new = unit.window.end_iso
         else:  # client-filtered list: the newest value seen, capped at the sync's start
@@ -518,10 +520,10 @@ class TwilioStream(RESTStream[Any]):
             if window is not None:
                 value = record.get(field_name)  # type: ignore[arg-type]
                 if value is None:
-                    key = tuple(record.get(k) for k in self.primary_keys)
-                    if key in seen_null:
+                    pk = tuple(record.get(k) for k in self.primary_keys)
+                    if pk in seen_null:
                         continue
-                    seen_null.add(key)
+                    seen_null.add(pk)
                 elif self.filter_granularity == "date":
                     # a day belongs to the window its midnight falls in
                     if not (window.start_iso[:10] <= value and f"{value}T00:00:00+00:00" < window.end_iso):

@@ -119,7 +119,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int) -> float:
         """Exponential backoff with equal jitter: half fixed, half random."""
-        cap = min(self.backoff_max, self.backoff_base * 2**attempt)
+        cap = float(min(self.backoff_max, self.backoff_base * 2**attempt))
         return cap / 2 + random.uniform(0, cap / 2)
 
 
