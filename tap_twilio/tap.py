@@ -23,6 +23,7 @@ from singer_sdk.singerlib import Catalog
 from typing_extensions import override
 
 from tap_twilio import __version__
+from tap_twilio.client import TwilioStream
 from tap_twilio.dates import UTC, format_iso, parse_iso, to_iso
 from tap_twilio.http import HTTP_FORBIDDEN_OR_UNAUTHORIZED, RetryPolicy, TwilioAPIError, TwilioClient, TwilioError
 from tap_twilio.streams import STREAM_TYPES
@@ -54,6 +55,7 @@ EDGES = frozenset(
     }
 )
 MAX_PAGE_SIZE = 1000
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 DEFAULT_CONCURRENCY = 8  # Twilio limits concurrent requests per account; 429 halves this on the fly
 
 
@@ -367,9 +369,8 @@ class TapTwilio(Tap):
     def account_created(self, account_sid: str | None) -> dt.datetime:
         """Start of the UTC day an account was created (the epoch when unknown or not listed yet)."""
         if "account_records" not in self.__dict__:
-            return dt.datetime(1970, 1, 1, tzinfo=UTC)
-        created = self._created.get(account_sid or "")
-        return created or dt.datetime(1970, 1, 1, tzinfo=UTC)
+            return EPOCH
+        return self._created.get(account_sid or "") or EPOCH
 
     @cached_property
     def _created(self) -> dict[str, dt.datetime]:
@@ -407,25 +408,10 @@ class TapTwilio(Tap):
         return result
 
     def _list_accounts(self) -> list[dict[str, Any]]:
-        url: str | None = f"{self.api_url}/2010-04-01/Accounts.json"
-        params: dict[str, Any] | None = {"PageSize": self.page_size}
-        records: list[dict[str, Any]] = []
-        seen: set[str] = set()
-        while url:
-            page = self.client.get(url, params)
-            batch = page.body.get("accounts")
-            if not isinstance(batch, list):
-                msg = "Twilio's account list has no 'accounts' key"
-                raise TwilioError(msg)
-            records.extend(batch)
-            nxt = page.body.get("next_page_uri")
-            if nxt in seen:
-                msg = "Twilio repeated a next-page link of the account list"
-                raise TwilioError(msg)
-            if nxt:
-                seen.add(nxt)
-            url, params = (f"{self.api_url}{nxt}", None) if nxt else (None, None)
-        return records
+        """Every page of /Accounts.json, through the accounts stream's own paging and page checks."""
+        accounts = self.streams["accounts"]
+        assert isinstance(accounts, TwilioStream)
+        return [record for page in accounts.iter_pages({}, {}) for record in accounts.records_of(page)]
 
     def _check_key_access(self) -> None:
         """With the account list forbidden, prove the key works at all before syncing."""

@@ -55,6 +55,23 @@ def parse_output(text: str, run: TapRun) -> TapRun:
     return run
 
 
+def tap_args(
+    directory: Path,
+    config: dict[str, Any],
+    *,
+    state: dict[str, Any] | None = None,
+    catalog: dict[str, Any] | None = None,
+) -> list[str]:
+    """The tap's --config/--state/--catalog arguments, each written to a file in `directory`."""
+    args = []
+    for option, value in (("config", config), ("state", state), ("catalog", catalog)):
+        if value is not None:
+            path = directory / f"{option}.json"
+            path.write_text(json.dumps(value))
+            args += [f"--{option}", str(path)]
+    return args
+
+
 def run_tap(
     tmp_path: Path,
     config: dict[str, Any],
@@ -66,17 +83,7 @@ def run_tap(
     check: bool = True,
 ) -> TapRun:
     """Run `python -m tap_twilio` as a user would and parse what it wrote."""
-    cmd = [*TAP]
-    config_path = tmp_path / "config.json"
-    config_path.write_text(json.dumps(config))
-    cmd += ["--config", str(config_path)]
-    if state is not None:
-        (tmp_path / "state.json").write_text(json.dumps(state))
-        cmd += ["--state", str(tmp_path / "state.json")]
-    if catalog is not None:
-        (tmp_path / "catalog.json").write_text(json.dumps(catalog))
-        cmd += ["--catalog", str(tmp_path / "catalog.json")]
-    cmd += list(args)
+    cmd = [*TAP, *tap_args(tmp_path, config, state=state, catalog=catalog), *args]
     proc = subprocess.run(
         cmd, capture_output=True, text=True, check=False, env={**os.environ, **(env or {})}, timeout=600
     )

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FAST_RETRIES, discover, select
+from conftest import FAST_RETRIES, discover, select, tap_args
 
 from tap_twilio.dates import to_iso
 from tap_twilio.sandbox import Sandbox
@@ -134,15 +134,8 @@ def pipe(
     """`tap-twilio ... | target-x --config t` as two processes joined by a pipe; returns the target's last state."""
     run_dir = tmp_path / name
     run_dir.mkdir()
-    (run_dir / "tap.json").write_text(json.dumps(tap_config))
     (run_dir / "target.json").write_text(json.dumps(target_config))
-    tap_cmd = [str(BIN / "tap-twilio"), "--config", str(run_dir / "tap.json")]
-    if state is not None:
-        (run_dir / "state.json").write_text(json.dumps(state))
-        tap_cmd += ["--state", str(run_dir / "state.json")]
-    if catalog is not None:
-        (run_dir / "catalog.json").write_text(json.dumps(catalog))
-        tap_cmd += ["--catalog", str(run_dir / "catalog.json")]
+    tap_cmd = [str(BIN / "tap-twilio"), *tap_args(run_dir, tap_config, state=state, catalog=catalog)]
     with (run_dir / "tap.err").open("w") as tap_err, (run_dir / "target.err").open("w") as target_err:
         tap = subprocess.Popen(tap_cmd, stdout=subprocess.PIPE, stderr=tap_err)
         assert tap.stdout is not None
