@@ -18,7 +18,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from tap_twilio.sandbox import Faults, Sandbox
+from twilio_sandbox import Faults, Sandbox
 
 SUMMARY = re.compile(
     r"Requests: (\d+), retries: (\d+) (\{.*?\}), waited ([\d.]+)s on retries, max in flight (\d+), "

@@ -5,7 +5,7 @@
 Everything runs in this one command so the two taps are compared on the same machine at the same time (these
 machines are noisy: read the ratios, not the absolute figures). How it measures:
 
-* The sandbox (``tap_twilio.sandbox.Sandbox``) runs in a separate process (``multiprocessing``, fork) that this
+* The sandbox (``twilio_sandbox.Sandbox``) runs in a separate process (``multiprocessing``, fork) that this
   script drives through a pipe: reset/read its request counters (total, per resource, max in flight), its own
   CPU time, flip its latency, mutate records, and compute the minimum number of requests from its data. Its CPU
   is therefore never counted against a tap. For the CPU-bound scenario the sandbox process can also replay
@@ -106,14 +106,14 @@ def _sandbox_child(conn: Any, kwargs: dict[str, Any]) -> None:  # noqa: C901, PL
     import random  # noqa: PLC0415
     import threading  # noqa: PLC0415
 
-    from tap_twilio.sandbox import Sandbox  # noqa: PLC0415
-    from tap_twilio.sandbox._util import parse_any_ts  # noqa: PLC0415
-    from tap_twilio.sandbox.core import Resp  # noqa: PLC0415
+    from twilio_sandbox import Sandbox  # noqa: PLC0415
+    from twilio_sandbox._util import parse_any_ts  # noqa: PLC0415
+    from twilio_sandbox.core import Resp  # noqa: PLC0415
 
     try:
-        from tap_twilio.sandbox import data as sandbox_data  # noqa: PLC0415
+        from twilio_sandbox import data as sandbox_data  # noqa: PLC0415
 
-        # tap_twilio/sandbox/data.py fills its message-body pool lazily and without a lock, so the first
+        # packages/twilio-sandbox/src/twilio_sandbox/data.py fills its message-body pool lazily and without a lock, so the first
         # concurrent requests can fail with IndexError (HTTP 500, then a tap retry that distorts timings):
         # fill it before serving
         sandbox_data._body(random.Random(0))  # noqa: SLF001

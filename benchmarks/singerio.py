@@ -160,7 +160,7 @@ def _smoke(args: argparse.Namespace) -> int:
     base_url, account_sid, auth_token = args.base_url, args.account_sid, args.auth_token
     if base_url is None:
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-        from tap_twilio.sandbox import Sandbox  # the project's fake Twilio API
+        from twilio_sandbox import Sandbox  # the project's fake Twilio API
 
         sandbox = Sandbox(seed=1).start()
         base_url = sandbox.url
@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Run singer-io tap-twilio 0.2.2 against a local fake Twilio API "
         "and print RECORD counts per stream.")
     parser.add_argument("--base-url", help="fake API root, e.g. http://127.0.0.1:8000 "
-                        "(omitted: start tap_twilio.sandbox.Sandbox(seed=1))")
+                        "(omitted: start twilio_sandbox.Sandbox(seed=1))")
     parser.add_argument("--account-sid")
     parser.add_argument("--auth-token")
     parser.add_argument("--streams", default="messages,calls")

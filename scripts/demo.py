@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from tap_twilio.sandbox import Sandbox
+from twilio_sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tap_twilio.sandbox import Sandbox
+from twilio_sandbox import Sandbox
 
 TAP = [sys.executable, "-m", "tap_twilio"]
 FAST_RETRIES = {"backoff_base_seconds": 0.01, "backoff_max_seconds": 0.05}

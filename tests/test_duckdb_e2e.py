@@ -14,7 +14,7 @@ import pytest
 from conftest import discover
 from test_postgres_e2e import bookmarks_by_account, change_messages, expected_keys, pipe, stream_info
 
-from tap_twilio.sandbox import Sandbox
+from twilio_sandbox import Sandbox
 
 SCHEMA = "twilio"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tap_twilio.sandbox import Faults, Sandbox, ScriptedFault
+from twilio_sandbox import Faults, Sandbox, ScriptedFault
 from tests.conftest import FAST_RETRIES, discover, run_tap, select
 
 

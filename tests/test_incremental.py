@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tap_twilio.dates import format_iso, to_iso
-from tap_twilio.sandbox import Sandbox
+from twilio_sandbox import Sandbox
 from tests.conftest import FAST_RETRIES, TAP, discover, parse_output, run_tap, select, TapRun
 
 UTC = dt.timezone.utc

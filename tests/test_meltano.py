@@ -30,7 +30,7 @@ from test_postgres_e2e import (
     stream_info,
 )
 
-from tap_twilio.sandbox import Sandbox
+from twilio_sandbox import Sandbox
 
 pytestmark = requires_pg
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,7 +17,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10: pytest depends on tomli there
     import tomli as tomllib
 
-from tap_twilio.sandbox import Sandbox
+from twilio_sandbox import Sandbox
 from tap_twilio.streams import STREAM_TYPES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,12 +95,11 @@ def test_wheel_holds_every_schema(wheel: Path) -> None:
     }
 
 
-def test_wheel_holds_the_package_and_sandbox_only(wheel: Path) -> None:
+def test_wheel_holds_the_package_and_no_sandbox(wheel: Path) -> None:
     files = names(wheel)
     for source in sorted((ROOT / "tap_twilio").rglob("*.py")):
         assert source.relative_to(ROOT).as_posix() in files, source
-    for module in ("__init__", "__main__", "core", "data", "faults"):
-        assert f"tap_twilio/sandbox/{module}.py" in files
+    assert not any("sandbox" in n for n in files), "the sandbox is its own distribution"
     stray = sorted(n for n in files if not n.startswith(("tap_twilio/", "tap_twilio_sdk-")))
     assert not stray, f"unexpected files in the wheel: {stray[:10]}"
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in files)
@@ -129,7 +128,7 @@ def test_wheel_metadata(wheel: Path) -> None:
         if value
     )
     assert scripts["tap-twilio"] == "tap_twilio.tap:TapTwilio.cli"
-    assert scripts["tap-twilio-sandbox"] == "tap_twilio.sandbox.__main__:main"
+    assert set(scripts) == {"tap-twilio"}
     assert "[console_scripts]" in entry_points
 
 
@@ -171,8 +170,10 @@ def test_installed_wheel_discovers_from_packaged_schemas(fresh_venv: Path, tmp_p
 
     version = run_in(fresh_venv, "tap-twilio", "--version", cwd=tmp_path)
     assert version.stdout.startswith(f"tap-twilio v{PYPROJECT['project']['version']},"), version.stdout
-    sandbox_help = run_in(fresh_venv, "tap-twilio-sandbox", "--help", cwd=tmp_path)
-    assert sandbox_help.returncode == 0 and "--write-config" in sandbox_help.stdout
+    sandbox = subprocess.run(
+        [str(fresh_venv / "bin" / "python"), "-c", "import twilio_sandbox"], capture_output=True, check=False
+    )
+    assert sandbox.returncode != 0, "the tap's wheel must not bring the sandbox"
 
 
 def test_installed_wheel_syncs_the_sandbox(fresh_venv: Path, tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ import pytest
 from conftest import FAST_RETRIES, discover, select, tap_args
 
 from tap_twilio.dates import to_iso
-from tap_twilio.sandbox import Sandbox
+from twilio_sandbox import Sandbox
 
 BIN = Path(sys.executable).parent
 PG_DSN = "host=127.0.0.1 port=5432 user=root dbname=test connect_timeout=3"

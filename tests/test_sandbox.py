@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tap_twilio.sandbox import Faults, Sandbox, ScriptedFault
+from twilio_sandbox import Faults, Sandbox, ScriptedFault
 
 NOW = dt.datetime(2026, 11, 20, 12, 30, 0, tzinfo=dt.timezone.utc)
 V = "/2010-04-01"
@@ -767,7 +767,7 @@ def test_tie_breaking_many_records_per_second():
 
 
 def test_cli_parser_and_stop_closes_connections():
-    from tap_twilio.sandbox.__main__ import build_parser
+    from twilio_sandbox.__main__ import build_parser
 
     args = build_parser().parse_args(["--port", "0", "--messages", "10", "--rate-429", "0.1", "--write-config", "x"])
     assert args.messages == 10 and args.rate_429 == 0.1 and args.write_config == "x"

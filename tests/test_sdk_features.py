@@ -18,7 +18,7 @@ from conftest import discover, run_tap, select
 from test_postgres_e2e import BIN
 
 import tap_twilio
-from tap_twilio.sandbox import Sandbox
+from twilio_sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"

@@ -26,7 +26,7 @@ from test_postgres_e2e import (
     stream_info,
 )
 
-from tap_twilio.sandbox import Sandbox
+from twilio_sandbox import Sandbox
 
 pytestmark = requires_pg
 STREAMS = {"accounts", "messages", "message_media", "calls", "usage_records"}

@@ -6,7 +6,7 @@ import datetime as dt
 from urllib.parse import parse_qs, urlsplit
 
 from tap_twilio.dates import format_iso, to_iso
-from tap_twilio.sandbox import Sandbox
+from twilio_sandbox import Sandbox
 from tests.conftest import FAST_RETRIES, discover, run_tap, select
 
 

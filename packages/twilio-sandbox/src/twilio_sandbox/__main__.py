@@ -1,4 +1,4 @@
-"""CLI: ``python -m tap_twilio.sandbox`` / ``tap-twilio-sandbox``."""
+"""CLI: ``python -m twilio_sandbox`` / ``tap-twilio-sandbox``."""
 
 from __future__ import annotations
 

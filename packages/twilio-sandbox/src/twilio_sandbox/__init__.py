@@ -1,9 +1,9 @@
 """A realistic local fake of the Twilio REST API (v2010 + Monitor v1 Alerts) for tests and benchmarks.
 
 Self-contained: imports nothing from singer_sdk or the rest of tap_twilio (it also runs as its own process:
-``python -m tap_twilio.sandbox`` / ``tap-twilio-sandbox``).
+``python -m twilio_sandbox`` / ``tap-twilio-sandbox``).
 
-    from tap_twilio.sandbox import Sandbox, Faults, ScriptedFault
+    from twilio_sandbox import Sandbox, Faults, ScriptedFault
     with Sandbox(seed=1) as sb:
         config = sb.tap_config()
 
