@@ -1,82 +1,139 @@
-"""Regenerate schemas/<stream>.json from Twilio's OpenAPI summary (shared/twilio/twilio-endpoints.json).
+"""Regenerate schemas/<stream>.json from Twilio's OpenAPI summary (vendor/twilio/twilio-endpoints.json).
 
 Run: python tools/build_schemas.py [path/to/twilio-endpoints.json]
-The output is committed; the tap never reads the OpenAPI spec at run time.
+Reads only this repository; the output is committed; the tap never reads the OpenAPI spec at run time.
+A new stream is one row in STREAMS (plus, if Twilio sends numbers as text, its fields in `numeric`).
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SOURCE = ROOT.parent / "shared" / "twilio" / "twilio-endpoints.json"
+DEFAULT_SOURCE = ROOT / "vendor" / "twilio" / "twilio-endpoints.json"
 
-# stream name -> Twilio resource name in twilio-endpoints.json
-RESOURCES = {
-    "accounts": "accounts",
-    "account_balance": "balance",
-    "addresses": "addresses",
-    "dependent_phone_numbers": "dependent_phone_numbers",
-    "alerts": "alerts",
-    "applications": "applications",
-    "available_phone_number_countries": "available_phone_number_countries",
-    "available_phone_numbers_local": "available_phone_numbers_local",
-    "available_phone_numbers_mobile": "available_phone_numbers_mobile",
-    "available_phone_numbers_toll_free": "available_phone_numbers_toll_free",
-    "calls": "calls",
-    "conferences": "conferences",
-    "conference_participants": "conference_participants",
-    "incoming_phone_numbers": "incoming_phone_numbers",
-    "keys": "keys",
-    "messages": "messages",
-    "message_media": "message_media",
-    "outgoing_caller_ids": "outgoing_caller_ids",
-    "queues": "queues",
-    "recordings": "recordings",
-    "transcriptions": "transcriptions",
-    "usage_records": "usage_records_daily",
-    "usage_triggers": "usage_triggers",
+
+@dataclass(frozen=True, kw_only=True)
+class Stream:
+    """How one stream's schema derives from one Twilio list in twilio-endpoints.json."""
+
+    resource: str  # the list's name in twilio-endpoints.json
+    numeric: tuple[str, ...] = ()  # Twilio sends these as decimal strings ("-0.00750", "3"): exact JSON numbers
+    parent_keys: tuple[str, ...] = ()  # keys the tap adds to each record (Twilio leaves them out of some payloads)
+    secrets: tuple[str, ...] = ()  # returned by Twilio, never written to a warehouse: left out
+    detail: bool = False  # records are the per-item detail endpoint's (pricing countries), not the list's
+    extra: tuple[tuple[str, str], ...] = ()  # (field, "date-time") the tap adds
+
+
+STREAMS: dict[str, Stream] = {
+    # --- 2010 API
+    "accounts": Stream(resource="accounts", secrets=("auth_token",)),
+    "account_balance": Stream(resource="balance", numeric=("balance",)),
+    "addresses": Stream(resource="addresses"),
+    "dependent_phone_numbers": Stream(resource="dependent_phone_numbers", parent_keys=("address_sid",)),
+    "applications": Stream(resource="applications"),
+    "available_phone_number_countries": Stream(
+        resource="available_phone_number_countries", parent_keys=("account_sid",)
+    ),
+    "available_phone_numbers_local": Stream(
+        resource="available_phone_numbers_local",
+        numeric=("latitude", "longitude"),
+        parent_keys=("account_sid", "country_code"),
+    ),
+    "available_phone_numbers_mobile": Stream(
+        resource="available_phone_numbers_mobile",
+        numeric=("latitude", "longitude"),
+        parent_keys=("account_sid", "country_code"),
+    ),
+    "available_phone_numbers_toll_free": Stream(
+        resource="available_phone_numbers_toll_free",
+        numeric=("latitude", "longitude"),
+        parent_keys=("account_sid", "country_code"),
+    ),
+    "calls": Stream(resource="calls", numeric=("duration", "price", "queue_time")),
+    "conferences": Stream(resource="conferences"),
+    "conference_participants": Stream(
+        resource="conference_participants", numeric=("queue_time",), parent_keys=("conference_sid",)
+    ),
+    "incoming_phone_numbers": Stream(resource="incoming_phone_numbers"),
+    "keys": Stream(resource="keys", parent_keys=("account_sid",)),
+    "messages": Stream(resource="messages", numeric=("price", "num_segments", "num_media")),
+    "message_media": Stream(resource="message_media", parent_keys=("message_sid",)),
+    "notifications": Stream(resource="notifications", numeric=("error_code",)),
+    "outgoing_caller_ids": Stream(resource="outgoing_caller_ids"),
+    "queues": Stream(resource="queues"),
+    "queue_members": Stream(resource="queue_members", parent_keys=("account_sid", "queue_sid")),
+    "recordings": Stream(resource="recordings", numeric=("duration", "price")),
+    "short_codes": Stream(resource="short_codes"),
+    "signing_keys": Stream(resource="signing_keys", parent_keys=("account_sid",)),
+    "sip_domains": Stream(resource="sip_domains"),
+    "sip_credential_lists": Stream(resource="sip_credential_lists"),
+    "sip_credentials": Stream(resource="sip_credentials", parent_keys=("credential_list_sid",)),
+    "sip_ip_access_control_lists": Stream(resource="sip_ip_access_control_lists"),
+    "sip_ip_addresses": Stream(resource="sip_ip_addresses", parent_keys=("ip_access_control_list_sid",)),
+    "transcriptions": Stream(resource="transcriptions", numeric=("duration", "price")),
+    "usage_records": Stream(
+        resource="usage_records_daily", numeric=("count", "usage", "price"), extra=(("as_of", "date-time"),)
+    ),
+    "usage_triggers": Stream(resource="usage_triggers", numeric=("current_value", "trigger_value")),
+    # --- Monitor v1
+    "alerts": Stream(resource="alerts", numeric=("error_code",)),
+    "monitor_events": Stream(resource="monitor_events"),
+    # --- Conversations v1: every service, read with each account's own credentials
+    "conversation_services": Stream(resource="conversation_services"),
+    "conversations": Stream(resource="conversations"),
+    "conversation_participants": Stream(
+        resource="conversation_participants", parent_keys=("chat_service_sid", "conversation_sid")
+    ),
+    "conversation_messages": Stream(
+        resource="conversation_messages", parent_keys=("chat_service_sid", "conversation_sid")
+    ),
+    "conversation_users": Stream(resource="conversation_users", parent_keys=("chat_service_sid",)),
+    "conversation_roles": Stream(resource="conversation_roles", parent_keys=("chat_service_sid",)),
+    # --- Studio v2
+    "studio_flows": Stream(resource="studio_flows"),
+    "studio_executions": Stream(resource="studio_executions", parent_keys=("flow_sid",)),
+    "studio_execution_steps": Stream(resource="studio_execution_steps", parent_keys=("flow_sid", "execution_sid")),
+    # --- Verify v2, Messaging v1, Trunking v1
+    "verify_services": Stream(resource="verify_services"),
+    "verify_attempts": Stream(resource="verify_attempts"),
+    "messaging_services": Stream(resource="messaging_services"),
+    "messaging_service_phone_numbers": Stream(resource="messaging_service_phone_numbers", parent_keys=("service_sid",)),
+    "trunks": Stream(resource="trunks"),
+    # --- Pricing: the same for every account, so read once per run with the configured (main) account's
+    # credentials; Twilio's payload has no account_sid: the tap adds that account's sid (key stays iso_country)
+    "pricing_voice_countries": Stream(resource="pricing_voice_countries", detail=True, parent_keys=("account_sid",)),
+    "pricing_messaging_countries": Stream(
+        resource="pricing_messaging_countries", detail=True, parent_keys=("account_sid",)
+    ),
+    "pricing_phone_number_countries": Stream(
+        resource="pricing_phone_number_countries", detail=True, parent_keys=("account_sid",)
+    ),
+    # --- Voice Insights v1
+    "call_summaries": Stream(resource="call_summaries"),
+    "conference_summaries": Stream(resource="conference_summaries"),
+    "conference_participant_summaries": Stream(
+        resource="conference_participant_summaries", parent_keys=("conference_sid",)
+    ),
 }
 
-# Twilio sends these as decimal strings ("-0.00750", "3"); the tap emits exact JSON numbers.
-NUMERIC_STRINGS = {
-    "account_balance": {"balance"},
-    "available_phone_numbers_local": {"latitude", "longitude"},
-    "available_phone_numbers_mobile": {"latitude", "longitude"},
-    "available_phone_numbers_toll_free": {"latitude", "longitude"},
-    "calls": {"duration", "price", "queue_time"},
-    "messages": {"price", "num_segments", "num_media"},
-    "recordings": {"duration", "price"},
-    "transcriptions": {"duration", "price"},
-    "usage_records": {"count", "usage", "price"},
-    "usage_triggers": {"current_value", "trigger_value"},
-}
-
-# Secrets Twilio returns that must never reach a warehouse: left out of the schema and the records.
-SECRETS = {"accounts": {"auth_token"}}
-
-# Parent keys the tap adds to child records (Twilio leaves them out of some payloads).
-PARENT_KEYS = {
-    "dependent_phone_numbers": ("address_sid",),
-    "available_phone_number_countries": ("account_sid",),
-    "available_phone_numbers_local": ("account_sid", "country_code"),
-    "available_phone_numbers_mobile": ("account_sid", "country_code"),
-    "available_phone_numbers_toll_free": ("account_sid", "country_code"),
-    "keys": ("account_sid",),
-    "message_media": ("message_sid",),
-    "conference_participants": ("conference_sid",),
-}
+# One type per field name across all streams (tests/test_schemas.py checks it). These names mean the same number
+# everywhere but Twilio sends text in some lists and JSON numbers in others: "number" in every stream, and the tap
+# turns numeric text into exact numbers (an int Twilio sends as an int stays an int).
+NUMBER_EVERYWHERE = frozenset({"duration", "error_code", "queue_time"})
 
 DATE_TIME_FORMATS = {"date-time-rfc-2822", "date-time"}
 STRING = {"type": ["string", "null"]}
 
 
-def property_schema(stream: str, name: str, spec: dict) -> dict:
+def property_schema(name: str, spec: dict[str, Any], numeric: tuple[str, ...]) -> dict[str, Any]:
     """JSON schema of one property: nullable, no enums (Twilio adds values), exact numbers."""
     kind, fmt = spec.get("type"), spec.get("format")
-    if name in NUMERIC_STRINGS.get(stream, ()) or kind == "number":
+    if name in numeric or name in NUMBER_EVERYWHERE or kind == "number":
         return {"type": ["number", "null"]}
     if kind == "string" and fmt in DATE_TIME_FORMATS:
         return {"type": ["string", "null"], "format": "date-time"}
@@ -86,30 +143,32 @@ def property_schema(stream: str, name: str, spec: dict) -> dict:
         return {"type": [kind, "null"]}
     if kind == "array":
         return {"type": ["array", "null"], "items": {}}
-    return {"type": ["object", "null"]}
+    return {"type": ["object", "null"]}  # objects, and the spec's free-form JSON (no type): kept as JSON
 
 
-def build(source: Path) -> dict[str, dict]:
+def stream_schema(stream: Stream, resource: dict[str, Any]) -> dict[str, Any]:
+    """One stream's schema from its twilio-endpoints.json entry."""
+    spec = resource["detail_properties"] if stream.detail else resource["properties"]
+    props = {
+        name: property_schema(name, prop, stream.numeric) for name, prop in spec.items() if name not in stream.secrets
+    }
+    example = resource.get("example_record") or {}
+    for link_field in ("subresource_uris", "links"):
+        links = example.get(link_field)
+        if link_field in props and isinstance(links, dict) and links:
+            # named links, so flattening can split them into columns (unknown ones still pass through)
+            props[link_field]["properties"] = {key: STRING for key in sorted(links)}
+    for name, fmt in stream.extra:
+        props[name] = {"type": ["string", "null"], "format": fmt}
+    for key in stream.parent_keys:
+        props.setdefault(key, STRING)
+    return {"type": "object", "properties": dict(sorted(props.items()))}
+
+
+def build(source: Path) -> dict[str, dict[str, Any]]:
     """Every stream's schema, keyed by stream name."""
     resources = {r["name"]: r for r in json.loads(source.read_text())["resources"]}
-    schemas = {}
-    for stream, resource in RESOURCES.items():
-        spec = resources[resource]["properties"]
-        props = {
-            name: property_schema(stream, name, prop)
-            for name, prop in spec.items()
-            if name not in SECRETS.get(stream, ())
-        }
-        links = (resources[resource].get("example_record") or {}).get("subresource_uris")
-        if "subresource_uris" in props and isinstance(links, dict):
-            # named links, so flattening can split them into columns (unknown ones still pass through)
-            props["subresource_uris"]["properties"] = {key: STRING for key in sorted(links)}
-        if stream == "usage_records":
-            props["as_of"] = {"type": ["string", "null"], "format": "date-time"}
-        for key in PARENT_KEYS.get(stream, ()):
-            props.setdefault(key, STRING)
-        schemas[stream] = {"type": "object", "properties": dict(sorted(props.items()))}
-    return schemas
+    return {name: stream_schema(stream, resources[stream.resource]) for name, stream in STREAMS.items()}
 
 
 def main() -> None:
