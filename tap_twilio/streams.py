@@ -186,7 +186,7 @@ ENDPOINTS = (
         path="/Accounts/{account_sid}/Addresses/{address_sid}/DependentPhoneNumbers.json",
         parent=Addresses,
     ),
-    Endpoint(name="applications", path="/Accounts/{account_sid}/Applications.json", replication_key="date_created"),
+    Endpoint(name="applications", path="/Accounts/{account_sid}/Applications.json", replication_key="date_updated"),
     *(
         Endpoint(
             name=f"available_phone_numbers_{kind}",
