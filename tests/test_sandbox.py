@@ -127,6 +127,12 @@ LISTS = [
     ("queues", "Queues.json", "queues"),
     ("transcriptions", "Transcriptions.json", "transcriptions"),
     ("usage_triggers", "Usage/Triggers.json", "usage_triggers"),
+    ("notifications", "Notifications.json", "notifications"),
+    ("sip_domains", "SIP/Domains.json", "domains"),
+    ("sip_credential_lists", "SIP/CredentialLists.json", "credential_lists"),
+    ("sip_ip_access_control_lists", "SIP/IpAccessControlLists.json", "ip_access_control_lists"),
+    ("short_codes", "SMS/ShortCodes.json", "short_codes"),
+    ("signing_keys", "SigningKeys.json", "signing_keys"),
 ]
 
 
@@ -195,7 +201,7 @@ def test_expected_matches_paging_for_every_resource(sb):
         for r, n in (
             ("messages", 300),
             ("calls", 200),
-            ("recordings", 60),
+            ("recordings", 57),  # 60, of which 3 soft-deleted are listed only with IncludeSoftDeleted=true
             ("conferences", 30),
             ("addresses", 5),
             ("applications", 3),
@@ -205,8 +211,17 @@ def test_expected_matches_paging_for_every_resource(sb):
             ("queues", 2),
             ("transcriptions", 20),
             ("usage_triggers", 2),
+            ("notifications", 25),
+            ("sip_domains", 2),
+            ("sip_credential_lists", 2),
+            ("sip_credentials", 5),
+            ("sip_ip_access_control_lists", 2),
+            ("sip_ip_addresses", 4),
+            ("short_codes", 1),
+            ("signing_keys", 2),
         )
     )
+    assert len(sb.expected("recordings", sb.main_account_sid, include_soft_deleted=True)) == 60
 
 
 def test_records_have_every_documented_property(sb):
@@ -235,6 +250,15 @@ def test_records_have_every_documented_property(sb):
         "usage_records": "usage_records_daily",
         "usage_triggers": "usage_triggers",
         "alerts": "alerts",
+        "notifications": "notifications",
+        "sip_domains": "sip_domains",
+        "sip_credential_lists": "sip_credential_lists",
+        "sip_credentials": "sip_credentials",
+        "sip_ip_access_control_lists": "sip_ip_access_control_lists",
+        "sip_ip_addresses": "sip_ip_addresses",
+        "short_codes": "short_codes",
+        "signing_keys": "signing_keys",
+        "queue_members": "queue_members",
     }
     for ours, theirs in mapping.items():
         recs = sb.expected(ours)

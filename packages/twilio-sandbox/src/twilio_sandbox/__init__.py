@@ -24,6 +24,15 @@ Behaviour worth knowing (all like Twilio unless noted):
   account's ``date_created`` to today; ``IncludeSubaccounts`` defaults to true (main rows then include subaccounts);
   a ``StartDate`` before the account's creation day answers 404/20404 (``usage_404_before_created=False`` to disable).
 * Alerts: only the last 30 days are visible; ``StartDate`` more than 30 days back -> 400/20001; urls are absolute.
+* Notifications (``MessageDate`` day filters, ``Log`` 0 errors / 1 warnings) are newest first by ``message_date``.
+  SIP domains, credential lists (-> ``Credentials``), IP access control lists (-> ``IpAddresses``), short codes and
+  signing keys are full-table lists; an entry is created after its list. Queue members are the callers waiting now
+  (``current_size`` of the queue), by position, identified by ``queue_sid`` + ``call_sid``; ``wait_time`` counts to
+  the fixed clock (``now``/``set_now``) or to the sandbox's creation.
+* Deletes: ``sb.delete_record("recordings", sid)`` soft-deletes (status "deleted", ``date_updated`` now), listed only
+  with ``IncludeSoftDeleted=true`` for 40 days; ``sizes["deleted_recordings"]`` (3) recent recordings per account
+  start out soft-deleted. Any other SID resource is hard-deleted (a list takes its entries with it); queue members
+  leave by call sid. ``sb.expected("recordings", include_soft_deleted=True)`` lists the deleted ones too.
 * Auth: account sid + token; a subaccount's own sid + token (that account only); main/standard API keys
   (``sb.api_keys``); a standard key gets 403/20003 on Accounts and Keys. Suspended account -> 403/20005,
   closed -> 404/20404, ``sb.forbidden_accounts`` -> 403/20003.

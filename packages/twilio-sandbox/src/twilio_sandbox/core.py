@@ -43,7 +43,7 @@ MESSAGE_RETENTION_DAYS = 400
 ALERT_RETENTION_DAYS = 30
 
 SID_RESOURCES = tuple(D.SID_RESOURCES)
-CHILD_RESOURCES = ("message_media", "conference_participants", "dependent_phone_numbers")
+CHILD_RESOURCES = ("message_media", "conference_participants", "dependent_phone_numbers", "queue_members")
 AVAILABLE_RESOURCES = (
     "available_phone_numbers_local",
     "available_phone_numbers_mobile",
@@ -58,6 +58,11 @@ ALL_RESOURCES = (
     + ("usage_records",)
 )
 SEGMENT_RESOURCE = {v: k for k, v in D.URL_SEGMENT.items()}
+# (parent list segment, child segment) -> child resource, for children kept in their own store or in a queue
+CHILD_SEGMENTS = {
+    **{(D.URL_SEGMENT[parent], seg): child for child, (parent, _f, seg) in D.STORE_CHILDREN.items()},
+    ("Queues", "Members"): "queue_members",
+}
 
 
 class ApiError(Exception):
@@ -274,6 +279,8 @@ class Sandbox:
         self.accounts_by_sid: dict[str, D.Account] = {}
         self.keys_by_sid: dict[str, tuple[D.Account, str, str]] = {}  # sid -> (account, kind, secret)
         self.child_slots: dict[tuple[str, str], dict[int, dict]] = {}
+        # queue sid -> callers waiting (call_sid, date_enqueued, changed fields), once a mutation touched the queue
+        self.queue_waiting: dict[str, list[tuple[str, int, dict[str, Any]]]] = {}
         self._add_counter = 0
 
         max_off = max([0.0] + list(self.account_offsets_days.values()))
@@ -337,7 +344,12 @@ class Sandbox:
             ts0 = t_start
             if res == "alerts":
                 ts0 = max(t_start, t_end - D.ALERT_SPAN_DAYS * DAY)
+            if res in D.STORE_CHILDREN:  # entries of a list are created after the list; no list, no entries
+                parent = acct.stores[D.STORE_CHILDREN[res][0]]
+                n = n if parent.n else 0
+                ts0 = min(max(ts0, parent.ts(0) + 60), t_end - 1) if parent.n else ts0
             acct.stores[res] = D.Store(self, acct, res, n, ts0, t_end)
+        self._soft_delete_recordings(acct, sz.get("deleted_recordings", 0))
         if extra_fields:
             for k, v in extra_fields.items():
                 rec[k] = self._convert_field("accounts", k, v)
@@ -348,6 +360,15 @@ class Sandbox:
             kind = "main-key" if i == 0 else "standard-key"
             self.keys_by_sid[ks.base_sid(i)] = (acct, kind, hexn(seed, "key_secret", sid, i))
         return acct
+
+    def _soft_delete_recordings(self, acct: D.Account, count: int) -> None:
+        """Mark ``count`` recordings of the last 30 days deleted a little after they were made (still listed)."""
+        store = acct.stores["recordings"]
+        recent = range(store.first_index_ge(acct.t_end - 30 * DAY), store.n)
+        r = random.Random(h64(self.seed, acct.sid, "deleted_recordings"))
+        for i in sorted(r.sample(recent, min(max(0, count), len(recent)))):
+            done = store.ts(i) + 610  # a recording is at most 600 s long
+            store.soft_deleted[i] = min(acct.t_end, done + int(r.random() * max(0, min(10 * DAY, acct.t_end - done))))
 
     @property
     def main(self) -> D.Account:
@@ -647,6 +668,14 @@ class Sandbox:
                 ] == parts[0]:
                     route.update(kind="children", resource=res, parent=parts[1])
                     return res, route
+            for tail in (2, 3):  # .../{ParentSid}/Child (list) or .../{ParentSid}/Child/{Sid} (fetch)
+                if len(parts) > tail:
+                    child = CHILD_SEGMENTS.get(("/".join(parts[:-tail]), parts[1 - tail]))
+                    if child is not None:
+                        route.update(kind="children" if tail == 2 else "child", resource=child, parent=parts[-tail])
+                        if tail == 3:
+                            route["sid"] = parts[-1]
+                        return child, route
             if len(parts) >= 2:
                 seg = "/".join(parts[:-1])
                 if seg in SEGMENT_RESOURCE:
@@ -732,7 +761,17 @@ class Sandbox:
             rec = acct.stores[res].get(route["sid"])
             if rec is None or not self._visible(acct.stores[res], rec):
                 raise ApiError(404, 20404, f"The requested resource {path} was not found")
+            if res == "recordings" and not self._recording_listed(
+                rec, self._include_soft_deleted(self._params_dict(params))
+            ):
+                raise ApiError(404, 20404, f"The requested resource {path} was not found")
             return self._json(rec)
+        if kind == "child":
+            src = self._children_source(acct, route["resource"], route["parent"], path)
+            for key, rec in src.iter(None):
+                if src.token_id(key, rec) == route["sid"]:
+                    return self._json(rec)
+            raise ApiError(404, 20404, f"The requested resource {path} was not found")
         if kind == "children":
             res = route["resource"]
             return self._json(
@@ -895,6 +934,20 @@ class Sandbox:
             return self.clock() - ALERT_RETENTION_DAYS * DAY
         return None
 
+    @staticmethod
+    def _include_soft_deleted(p: dict[str, str]) -> bool:
+        raw = p.get("IncludeSoftDeleted", "false").strip().lower()
+        if raw not in ("true", "false"):
+            raise ApiError(400, 20001, f"Invalid value for IncludeSoftDeleted: {p['IncludeSoftDeleted']}")
+        return raw == "true"
+
+    def _recording_listed(self, rec: dict, include_soft_deleted: bool) -> bool:
+        """A deleted recording is listed only with IncludeSoftDeleted=true, and only while Twilio keeps it."""
+        if rec.get("status") != "deleted":
+            return True
+        deleted = parse_any_ts(rec.get("date_updated")) or 0
+        return include_soft_deleted and deleted >= self.clock() - D.RECORDING_SOFT_DELETE_DAYS * DAY
+
     def _visible(self, store: D.Store, rec: dict) -> bool:
         lo = self._visible_lo(store)
         return lo is None or store.key_of_record(rec)[0] >= lo
@@ -940,6 +993,20 @@ class Sandbox:
         elif res == "recordings":
             lo, hi = self._day_range(p, "DateCreated", MESSAGE_RETENTION_DAYS)
             for prm, fld in (("CallSid", "call_sid"), ("ConferenceSid", "conference_sid")):
+                if prm in p:
+                    eq(fld, p[prm])
+            soft = self._include_soft_deleted(p)
+            preds.append(lambda rec, ts: self._recording_listed(rec, soft))
+        elif res == "notifications":
+            lo, hi = self._day_range(p, "MessageDate")
+            if "Log" in p:  # 0 errors, 1 warnings
+                try:
+                    log = str(int(p["Log"]))
+                except ValueError:
+                    raise ApiError(400, 20001, f"Invalid value for Log: {p['Log']}") from None
+                eq("log", log)
+        elif res == "short_codes":
+            for prm, fld in (("ShortCode", "short_code"), ("FriendlyName", "friendly_name")):
                 if prm in p:
                     eq(fld, p[prm])
         elif res == "conferences":
@@ -1026,7 +1093,42 @@ class Sandbox:
         out += [slots[j] for j in sorted(slots) if j >= n]
         return out
 
-    def _children_source(self, acct: D.Account, res: str, parent_sid: str, path: str) -> ListSource:
+    def _waiting(self, queue: dict) -> list[tuple[str, int, dict[str, Any]]]:
+        """Callers in a queue now, longest waiting first: its ``current_size`` generated ones unless mutated."""
+        waiting = self.queue_waiting.get(queue["sid"])
+        if waiting is None:
+            n = int(queue.get("current_size") or 0)
+            waiting = [(*D.queue_member(queue, j, self.anchor), {}) for j in range(n)]
+        return waiting
+
+    def _set_waiting(self, acct: D.Account, queue: dict, waiting: list[tuple[str, int, dict[str, Any]]]) -> None:
+        self.queue_waiting[queue["sid"]] = waiting
+        if queue.get("current_size") != len(waiting):
+            acct.stores["queues"].put_extra({**queue, "current_size": len(waiting)})
+
+    def _queue_members(self, acct: D.Account, queue: dict) -> list[dict]:
+        # wait_time counts to the sandbox's fixed clock (or its creation), so repeated reads agree
+        now = self._fixed_now if self._fixed_now is not None else self.anchor
+        out = []
+        for pos, (call, enqueued, changed) in enumerate(self._waiting(queue), 1):
+            rec = D.member_record(acct.sid, queue["sid"], call, enqueued, pos, now)
+            rec.update(changed)
+            out.append(rec)
+        return out
+
+    def _children_source(self, acct: D.Account, res: str, parent_sid: str, path: str) -> Source:
+        if res in D.STORE_CHILDREN:
+            parent_res, field, _seg = D.STORE_CHILDREN[res]
+            if acct.stores[parent_res].get(parent_sid) is None:
+                raise ApiError(404, 20404, f"The requested resource {path} was not found")
+            return StoreSource(acct.stores[res], pred=lambda rec, ts: rec.get(field) == parent_sid)
+        if res == "queue_members":
+            queue = acct.stores["queues"].get(parent_sid)
+            if queue is None:
+                raise ApiError(404, 20404, f"The requested resource {path} was not found")
+            # by position: the caller first in line first
+            members = [((-m["position"], m["call_sid"]), m) for m in self._queue_members(acct, queue)]
+            return ListSource(members, lambda k, rec: rec["call_sid"])
         if res == "dependent_phone_numbers":
             addr = acct.stores["addresses"].get(parent_sid)
             if addr is None:
@@ -1181,12 +1283,21 @@ class Sandbox:
             raise KeyError(account_sid)
         return [self.accounts_by_sid[account_sid]]
 
-    def expected(self, resource: str, account_sid: str | None = None, include_subaccounts: bool = False) -> list[dict]:
+    def expected(
+        self,
+        resource: str,
+        account_sid: str | None = None,
+        include_subaccounts: bool = False,
+        *,
+        include_soft_deleted: bool = False,
+    ) -> list[dict]:
         """Raw records of ``resource`` as the API serves them now (newest first per account).
 
         ``usage_records``: daily rows from each account's creation to today, as with ``IncludeSubaccounts=false``
         (pass ``include_subaccounts=True`` for the API default). Conferences: all statuses. Available numbers and
-        countries are the same for every account and are returned once when ``account_sid`` is None.
+        countries are the same for every account and are returned once when ``account_sid`` is None. Recordings:
+        deleted ones only with ``include_soft_deleted=True`` (``IncludeSoftDeleted=true``). Children (SIP credentials
+        and IP addresses, queue members, media, participants): parent by parent, in the parent list's order.
         """
         out: list[dict] = []
         if resource == "accounts":
@@ -1207,9 +1318,17 @@ class Sandbox:
                     out += D.available_numbers(self.seed, c, typ, types[typ])
             return out
         for acct in self._accts(account_sid):
-            if resource in SID_RESOURCES:
+            if resource in D.STORE_CHILDREN or resource == "queue_members":
+                parent_res = D.STORE_CHILDREN[resource][0] if resource in D.STORE_CHILDREN else "queues"
+                for _, parent in acct.stores[parent_res].iter_desc():
+                    out += [r for _, r in self._children_source(acct, resource, parent["sid"], "").iter(None)]
+            elif resource in SID_RESOURCES:
                 store = acct.stores[resource]
-                out += [rec for _, rec in store.iter_desc(lo=self._visible_lo(store))]
+                recs = store.iter_desc(lo=self._visible_lo(store))
+                if resource == "recordings":
+                    out += [rec for _, rec in recs if self._recording_listed(rec, include_soft_deleted)]
+                else:
+                    out += [rec for _, rec in recs]
             elif resource in ("message_media", "conference_participants"):
                 store = acct.stores["messages" if resource == "message_media" else "conferences"]
                 for _, parent in store.iter_desc(lo=self._visible_lo(store)):
@@ -1230,7 +1349,17 @@ class Sandbox:
         return out
 
     _DATE_FIELDS = frozenset(
-        {"date_created", "date_updated", "date_sent", "start_time", "end_time", "date_fired", "date_generated"}
+        {
+            "date_created",
+            "date_updated",
+            "date_sent",
+            "start_time",
+            "end_time",
+            "date_fired",
+            "date_generated",
+            "message_date",
+            "date_enqueued",
+        }
     )
 
     def _convert_field(self, resource: str, name: str, value: Any) -> Any:
@@ -1262,13 +1391,36 @@ class Sandbox:
         acct = self.accounts_by_sid[account_sid]
         self._forget_responses()
         with self.lock:
+            if resource in D.STORE_CHILDREN:
+                parent_res, field, seg = D.STORE_CHILDREN[resource]
+                parents = acct.stores[parent_res]
+                psid = fields.pop("parent_sid", None) or fields.get(field)
+                if psid is None:  # the newest list of the account
+                    psid = next((p["sid"] for _, p in parents.iter_desc()), None)
+                if psid is None or parents.get(psid) is None:
+                    raise KeyError(f"{parent_res} {psid} not found in {acct.sid}")
+                fields[field] = psid
             if resource in SID_RESOURCES:
                 store = acct.stores[resource]
                 rec = store.new_record(fields)
                 for k, v in fields.items():
                     rec[k] = self._convert_field(resource, k, v)
+                if resource in D.STORE_CHILDREN and "uri" not in fields:
+                    parent_seg = D.URL_SEGMENT[parent_res]
+                    rec["uri"] = f"{V}/Accounts/{acct.sid}/{parent_seg}/{rec[field]}/{seg}/{rec['sid']}.json"
                 store.put_extra(rec)
                 return dict(rec)
+            if resource == "queue_members":
+                qsid = fields.pop("queue_sid", None) or fields.pop("parent_sid", None)
+                queue = acct.stores["queues"].get(qsid) if qsid else None
+                if queue is None:
+                    raise KeyError(f"queue {qsid} not found in {acct.sid}")
+                self._add_counter += 1
+                call = fields.pop("call_sid", None) or ("CA" + hexn(self.seed, "added-member", self._add_counter))
+                enqueued = parse_any_ts(fields.pop("date_enqueued", None)) or self.clock()
+                waiting = [*self._waiting(queue), (call, enqueued, dict(fields))]
+                self._set_waiting(acct, queue, waiting)
+                return next(m for m in self._queue_members(acct, queue) if m["call_sid"] == call)
             if resource == "accounts":
                 sid = self.add_subaccount(**fields)
                 return dict(self.accounts_by_sid[sid].record)
@@ -1317,7 +1469,7 @@ class Sandbox:
         """Change fields of a record (date_updated := now unless given); returns the new record."""
         self._forget_responses()
         with self.lock:
-            if "date_updated" not in fields and resource not in ("usage_records",):
+            if "date_updated" not in fields and resource not in ("usage_records", "queue_members"):
                 now = self.clock()
                 fields["date_updated"] = iso_z(now) if resource == "alerts" else rfc2822(now)
             if resource == "accounts":
@@ -1356,7 +1508,59 @@ class Sandbox:
                                 slots[slot] = new
                                 return dict(new)
                 raise KeyError(f"{resource} {sid} not found")
+            if resource == "queue_members":
+                acct, queue, j = self._find_member(sid)
+                waiting = list(self._waiting(queue))
+                call, enqueued, changed = waiting[j]
+                waiting[j] = (call, enqueued, {**changed, **{k: self._convert_field(resource, k, v) for k, v in fields.items()}})
+                self._set_waiting(acct, queue, waiting)
+                return self._queue_members(acct, queue)[j]
         raise ValueError(f"update_record does not support {resource!r}")
+
+    def delete_record(self, resource: str, sid: str) -> dict:
+        """Delete a record as Twilio does; returns it as it was last listed.
+
+        Recordings are soft-deleted: status "deleted", date_updated now, date_created unchanged; they are listed
+        only with ``IncludeSoftDeleted=true``, for 40 days. Any other SID resource is hard-deleted: it leaves its
+        list (a deleted credential list or IP access control list takes its entries with it; a deleted key no
+        longer authenticates). ``queue_members``: ``sid`` is the call sid; the caller leaves the queue.
+        """
+        self._forget_responses()
+        with self.lock:
+            if resource == "recordings":
+                store, rec = self._find_store(resource, sid)
+                if rec.get("status") == "deleted":
+                    raise KeyError(f"recording {sid} is already deleted")
+                new = {**rec, "status": "deleted", "date_updated": rfc2822(self.clock())}
+                store.put_extra(new)
+                return dict(rec)
+            if resource == "queue_members":
+                acct, queue, j = self._find_member(sid)
+                rec = self._queue_members(acct, queue)[j]
+                waiting = list(self._waiting(queue))
+                del waiting[j]
+                self._set_waiting(acct, queue, waiting)
+                return rec
+            if resource in SID_RESOURCES:
+                store, rec = self._find_store(resource, sid)
+                store.remove(sid)
+                if resource == "keys":
+                    self.keys_by_sid.pop(sid, None)
+                for child, (parent_res, field, _seg) in D.STORE_CHILDREN.items():
+                    if parent_res == resource:
+                        kids = store.acct.stores[child]
+                        for kid in [k for _, k in kids.iter_desc() if k.get(field) == sid]:
+                            kids.remove(kid["sid"])
+                return dict(rec)
+        raise ValueError(f"delete_record does not support {resource!r}")
+
+    def _find_member(self, call_sid: str) -> tuple[D.Account, dict, int]:
+        for acct in self.accounts:
+            for _, queue in acct.stores["queues"].iter_desc():
+                for j, (call, _enqueued, _changed) in enumerate(self._waiting(queue)):
+                    if call == call_sid:
+                        return acct, queue, j
+        raise KeyError(f"queue member {call_sid} not found")
 
     def add_subaccount(self, **fields: Any) -> str:
         """Create a subaccount with its own generated data; returns its sid.
@@ -1399,6 +1603,15 @@ _LIST_KEYS = {
     "message_media": "media_list",
     "conference_participants": "participants",
     "dependent_phone_numbers": "dependent_phone_numbers",
+    "notifications": "notifications",
+    "sip_domains": "domains",
+    "sip_credential_lists": "credential_lists",
+    "sip_credentials": "credentials",
+    "sip_ip_access_control_lists": "ip_access_control_lists",
+    "sip_ip_addresses": "ip_addresses",
+    "short_codes": "short_codes",
+    "signing_keys": "signing_keys",
+    "queue_members": "queue_members",
 }
 
 

@@ -45,6 +45,20 @@ SID_RESOURCES: dict[str, tuple[str, str]] = {
     "transcriptions": ("TR", "date_created"),
     "usage_triggers": ("UT", "date_created"),
     "alerts": ("NO", "date_created"),
+    "notifications": ("NO", "message_date"),
+    "sip_domains": ("SD", "date_created"),
+    "sip_credential_lists": ("CL", "date_created"),
+    "sip_credentials": ("CR", "date_created"),  # children: after their parent in this table
+    "sip_ip_access_control_lists": ("AL", "date_created"),
+    "sip_ip_addresses": ("IP", "date_created"),
+    "short_codes": ("SC", "date_created"),
+    "signing_keys": ("SK", "date_created"),
+}
+
+# child resource kept in its own store -> (parent resource, field naming the parent, URL segment below the parent)
+STORE_CHILDREN: dict[str, tuple[str, str, str]] = {
+    "sip_credentials": ("sip_credential_lists", "credential_list_sid", "Credentials"),
+    "sip_ip_addresses": ("sip_ip_access_control_lists", "ip_access_control_list_sid", "IpAddresses"),
 }
 
 # resource -> URL segment below /Accounts/{sid}/
@@ -61,6 +75,12 @@ URL_SEGMENT = {
     "queues": "Queues",
     "transcriptions": "Transcriptions",
     "usage_triggers": "Usage/Triggers",
+    "notifications": "Notifications",
+    "sip_domains": "SIP/Domains",
+    "sip_credential_lists": "SIP/CredentialLists",
+    "sip_ip_access_control_lists": "SIP/IpAccessControlLists",
+    "short_codes": "SMS/ShortCodes",
+    "signing_keys": "SigningKeys",
 }
 
 DEFAULT_SIZES: dict[str, int] = {
@@ -77,7 +97,18 @@ DEFAULT_SIZES: dict[str, int] = {
     "transcriptions": 20,
     "usage_triggers": 2,
     "alerts": 40,  # main account only (subaccounts: 0 unless account_sizes says otherwise)
+    "notifications": 25,
+    "sip_domains": 2,
+    "sip_credential_lists": 2,
+    "sip_credentials": 5,  # spread over the account's credential lists
+    "sip_ip_access_control_lists": 2,
+    "sip_ip_addresses": 4,  # spread over the account's IP access control lists
+    "short_codes": 1,
+    "signing_keys": 2,
+    "deleted_recordings": 3,  # of the recordings, soft-deleted in the last 30 days (IncludeSoftDeleted=true)
 }
+
+RECORDING_SOFT_DELETE_DAYS = 40  # Twilio keeps a deleted recording's metadata this long
 
 CALL_MAX_DURATION = 7200
 CONF_MAX_DURATION = 7200
@@ -234,6 +265,8 @@ class Store:
         self.extra: dict[str, tuple[tuple[int, str], dict]] = {}  # sid -> (key, record)
         self.extra_keys: list[tuple[int, str, str]] = []  # ascending (ts, body, sid)
         self.overridden: set[int] = set()
+        self.removed: dict[str, tuple[int, str]] = {}  # hard-deleted sid -> its key (a page token may name it)
+        self.soft_deleted: dict[int, int] = {}  # base index -> time of deletion (recordings)
         self.add_counter = 0
 
     # -------------------------------------------------------------- base records
@@ -261,9 +294,10 @@ class Store:
         r = random.Random((self.salt << 20) ^ i)
         return self.gen(self, i, self.base_sid(i), self.ts(i), r)
 
-    def record_at(self, i: int) -> dict:
+    def record_at(self, i: int) -> dict | None:
         if i in self.overridden:
-            return self.extra[self.base_sid(i)][1]
+            e = self.extra.get(self.base_sid(i))
+            return None if e is None else e[1]  # None: hard-deleted
         return self.base_record(i)
 
     def decode(self, sid: str) -> int | None:
@@ -276,6 +310,8 @@ class Store:
 
     # -------------------------------------------------------------- lookup
     def get(self, sid: str) -> dict | None:
+        if sid in self.removed:
+            return None
         e = self.extra.get(sid)
         if e is not None:
             return e[1]
@@ -285,6 +321,9 @@ class Store:
         return self.base_record(i)
 
     def key_of_sid(self, sid: str) -> tuple[int, str] | None:
+        gone = self.removed.get(sid)
+        if gone is not None:
+            return gone
         e = self.extra.get(sid)
         if e is not None:
             return e[0]
@@ -302,20 +341,37 @@ class Store:
         return (ts, str(rec.get("sid", ""))[2:])
 
     # -------------------------------------------------------------- mutation (caller holds ctx.lock)
-    def put_extra(self, rec: dict) -> None:
-        sid = rec["sid"]
-        old = self.extra.get(sid)
+    def _drop_extra(self, sid: str) -> None:
+        old = self.extra.pop(sid, None)
         if old is not None:
             k = old[0]
             j = bisect.bisect_left(self.extra_keys, (k[0], k[1], sid))
             if j < len(self.extra_keys) and self.extra_keys[j][2] == sid:
                 del self.extra_keys[j]
+
+    def put_extra(self, rec: dict) -> None:
+        sid = rec["sid"]
+        self._drop_extra(sid)
+        self.removed.pop(sid, None)
         key = self.key_of_record(rec)
         self.extra[sid] = (key, rec)
         bisect.insort(self.extra_keys, (key[0], key[1], sid))
         i = self.decode(sid)
         if i is not None:
             self.overridden.add(i)
+
+    def remove(self, sid: str) -> dict | None:
+        """Hard delete: the record leaves every list; returns it (None if there is no such record)."""
+        rec = self.get(sid)
+        if rec is None:
+            return None
+        key = self.key_of_sid(sid)
+        self._drop_extra(sid)
+        i = self.decode(sid)
+        if i is not None:
+            self.overridden.add(i)  # a base record no longer generated
+        self.removed[sid] = key if key is not None else self.key_of_record(rec)
+        return rec
 
     def new_record(self, fields: dict) -> dict:
         """A record with realistic defaults for everything not in ``fields``."""
@@ -607,21 +663,24 @@ def gen_recordings(st: Store, i: int, sid: str, ts: int, r: random.Random, cap: 
     dur = r.randint(3, 600)
     conf = _ref_sid(st, "conferences", ts) if r.random() < 0.1 else None
     base = f"{V}/Accounts/{a}/Recordings/{sid}"
+    channels = 2 if r.random() < 0.3 else 1
+    updated = min(ts + dur + r.randint(1, 5), max(cap, ts))
+    deleted = st.soft_deleted.get(i)  # a soft-deleted recording keeps its metadata, with status "deleted"
     return {
         "account_sid": a,
         "api_version": "2010-04-01",
         "call_sid": _ref_sid(st, "calls", ts),
         "conference_sid": conf,
-        "channels": 2 if r.random() < 0.3 else 1,
+        "channels": channels,
         "date_created": rfc2822(ts),
-        "date_updated": rfc2822(min(ts + dur + r.randint(1, 5), max(cap, ts))),
+        "date_updated": rfc2822(updated if deleted is None else deleted),
         "start_time": rfc2822(ts - dur),
         "price": "-%.5f" % (0.0025 * ((dur + 59) // 60)),
         "price_unit": "USD",
         "duration": str(dur),
         "sid": sid,
         "source": "StartConferenceRecordingAPI" if conf else ("RecordVerb" if r.random() < 0.5 else "DialVerb"),
-        "status": "completed",
+        "status": "completed" if deleted is None else "deleted",
         "error_code": None,
         "uri": f"{base}.json",
         "subresource_uris": {
@@ -900,6 +959,179 @@ def gen_alerts(st: Store, i: int, sid: str, ts: int, r: random.Random, cap: int 
     }
 
 
+_NOTIFICATIONS = [
+    # error_code, log ("0" error, "1" warning), on a call, request_url, Msg
+    ("11200", "0", True, "https://example.com/voice", "HTTP+retrieval+failure"),
+    ("11205", "0", True, "https://example.com/voice", "HTTP+connection+failure"),
+    ("12100", "0", True, "https://example.com/voice", "Document+parse+failure"),
+    ("13224", "1", True, "", "Dial%3A+Invalid+phone+number"),
+    ("21609", "1", True, "", "Invalid+Url+for+callSid"),
+    ("30003", "1", False, "https://example.com/sms", "Unreachable+destination+handset"),
+    ("11751", "0", False, "https://example.com/sms", "Media+exceeds+messaging+provider+size+limit"),
+]
+
+
+def gen_notifications(st: Store, i: int, sid: str, ts: int, r: random.Random, cap: int | None = None) -> dict:
+    a = st.acct.sid
+    code, log, on_call, url, msg = _NOTIFICATIONS[r.randrange(len(_NOTIFICATIONS))]
+    call = (_ref_sid(st, "calls", ts) or "CA" + hexn(sid, "call")) if on_call else None
+    created = ts + r.randint(0, 2)
+    level = "ERROR" if log == "0" else "WARN"
+    text = f"LogLevel={level}&Msg={msg}&ErrorCode={code}"
+    if url:
+        text += "&url=" + url.replace(":", "%3A").replace("/", "%2F")
+    return {
+        "account_sid": a,
+        "api_version": "2010-04-01",
+        "call_sid": call,
+        "date_created": rfc2822(created),
+        "date_updated": rfc2822(created + r.randint(0, 3)),
+        "error_code": code,
+        "log": log,
+        "message_date": rfc2822(ts),
+        "message_text": text,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "request_method": "POST" if url else None,
+        "request_url": url,
+        "sid": sid,
+        "uri": _uri(st, "Notifications", sid),
+    }
+
+
+_SIP_PLACES = ("scranton", "stamford", "nashua", "utica", "akron", "yonkers", "buffalo", "camden")
+
+
+def gen_sip_domains(st: Store, i: int, sid: str, ts: int, r: random.Random, cap: int | None = None) -> dict:
+    a = st.acct.sid
+    place = _SIP_PLACES[r.randrange(len(_SIP_PLACES))]
+    base = f"{V}/Accounts/{a}/SIP/Domains/{sid}"
+    emergency = r.random() < 0.3
+    return {
+        "account_sid": a,
+        "api_version": "2010-04-01",
+        "auth_type": r.choice(["IP_ACL", "CREDENTIAL_LIST", "IP_ACL,CREDENTIAL_LIST"]),
+        "date_created": rfc2822(ts),
+        "date_updated": rfc2822(ts),
+        "domain_name": f"{place}-{hexn(sid, 'domain', n=6)}.sip.twilio.com",
+        "friendly_name": f"{place.capitalize()} Office",
+        "sid": sid,
+        "uri": f"{base}.json",
+        "voice_fallback_method": "POST",
+        "voice_fallback_url": None,
+        "voice_method": "POST",
+        "voice_status_callback_method": "POST",
+        "voice_status_callback_url": None,
+        "voice_url": f"https://example.com/sip/{place}",
+        "subresource_uris": {
+            "credential_list_mappings": f"{base}/CredentialListMappings.json",
+            "ip_access_control_list_mappings": f"{base}/IpAccessControlListMappings.json",
+        },
+        "sip_registration": r.random() < 0.6,
+        "emergency_calling_enabled": emergency,
+        "secure": r.random() < 0.5,
+        "byoc_trunk_sid": None,
+        "emergency_caller_sid": ("PN" + sid_body(st.acct.pn_salt, 0)) if emergency else None,
+    }
+
+
+def gen_sip_credential_lists(st: Store, i: int, sid: str, ts: int, r: random.Random, cap: int | None = None) -> dict:
+    a = st.acct.sid
+    base = f"{V}/Accounts/{a}/SIP/CredentialLists/{sid}"
+    return {
+        "account_sid": a,
+        "date_created": rfc2822(ts),
+        "date_updated": rfc2822(ts),
+        "friendly_name": r.choice(["Front desk", "Sales phones", "Warehouse", "Remote staff"]),
+        "sid": sid,
+        "subresource_uris": {"credentials": f"{base}/Credentials.json"},
+        "uri": f"{base}.json",
+    }
+
+
+def parent_sid_for(st: Store, i: int, ts: int) -> str | None:
+    """The parent list of child ``i``: one of the parent's base records created before ``ts``."""
+    parent = st.acct.stores[STORE_CHILDREN[st.resource][0]]
+    if parent.n == 0:
+        return None
+    k = max(1, parent.first_index_gt(ts))
+    return parent.base_sid(splitmix64(st.salt ^ (i & MASK64)) % k)
+
+
+_USERS = ("alice", "bob", "carol", "dave", "erin", "frank", "frontdesk", "lobby", "conf-room")
+
+
+def gen_sip_credentials(st: Store, i: int, sid: str, ts: int, r: random.Random, cap: int | None = None) -> dict:
+    a = st.acct.sid
+    cl = parent_sid_for(st, i, ts)
+    return {
+        "account_sid": a,
+        "credential_list_sid": cl,
+        "date_created": rfc2822(ts),
+        "date_updated": rfc2822(ts),
+        "sid": sid,
+        "uri": f"{V}/Accounts/{a}/SIP/CredentialLists/{cl}/Credentials/{sid}.json",
+        "username": "%s-%s" % (_USERS[r.randrange(len(_USERS))], hexn(sid, "user", n=4)),
+    }
+
+
+def gen_sip_ip_access_control_lists(
+    st: Store, i: int, sid: str, ts: int, r: random.Random, cap: int | None = None
+) -> dict:
+    a = st.acct.sid
+    base = f"{V}/Accounts/{a}/SIP/IpAccessControlLists/{sid}"
+    return {
+        "account_sid": a,
+        "date_created": rfc2822(ts),
+        "date_updated": rfc2822(ts),
+        "friendly_name": r.choice(["Office PBX", "Carrier gateways", "Data center", "VPN"]),
+        "sid": sid,
+        "subresource_uris": {"ip_addresses": f"{base}/IpAddresses.json"},
+        "uri": f"{base}.json",
+    }
+
+
+def gen_sip_ip_addresses(st: Store, i: int, sid: str, ts: int, r: random.Random, cap: int | None = None) -> dict:
+    a = st.acct.sid
+    acl = parent_sid_for(st, i, ts)
+    net = r.choice(["192.0.2", "198.51.100", "203.0.113"])  # documentation ranges (RFC 5737)
+    prefix = 32 if r.random() < 0.7 else 24
+    host = r.randint(1, 254) if prefix == 32 else 0
+    return {
+        "account_sid": a,
+        "cidr_prefix_length": prefix,
+        "date_created": rfc2822(ts),
+        "date_updated": rfc2822(ts),
+        "friendly_name": r.choice(["pbx-1", "pbx-2", "gateway", "office"]),
+        "ip_access_control_list_sid": acl,
+        "ip_address": f"{net}.{host}",
+        "sid": sid,
+        "uri": f"{V}/Accounts/{a}/SIP/IpAccessControlLists/{acl}/IpAddresses/{sid}.json",
+    }
+
+
+def gen_short_codes(st: Store, i: int, sid: str, ts: int, r: random.Random, cap: int | None = None) -> dict:
+    code = str(r.randint(20000, 99999) if r.random() < 0.8 else r.randint(200000, 999999))
+    return {
+        "account_sid": st.acct.sid,
+        "api_version": "2010-04-01",
+        "date_created": rfc2822(ts),
+        "date_updated": rfc2822(ts),
+        "friendly_name": code,
+        "short_code": code,
+        "sid": sid,
+        "sms_fallback_method": "POST",
+        "sms_fallback_url": None,
+        "sms_method": "POST",
+        "sms_url": "https://example.com/sms" if r.random() < 0.7 else None,
+        "uri": _uri(st, "SMS/ShortCodes", sid),
+    }
+
+
+def gen_signing_keys(st: Store, i: int, sid: str, ts: int, r: random.Random, cap: int | None = None) -> dict:
+    name = r.choice(["webhooks", "video tokens", "client tokens", "ci"])
+    return {"sid": sid, "friendly_name": name, "date_created": rfc2822(ts), "date_updated": rfc2822(ts)}
+
+
 GENERATORS: dict[str, Callable[..., dict]] = {
     "messages": gen_messages,
     "calls": gen_calls,
@@ -914,6 +1146,14 @@ GENERATORS: dict[str, Callable[..., dict]] = {
     "transcriptions": gen_transcriptions,
     "usage_triggers": gen_usage_triggers,
     "alerts": gen_alerts,
+    "notifications": gen_notifications,
+    "sip_domains": gen_sip_domains,
+    "sip_credential_lists": gen_sip_credential_lists,
+    "sip_credentials": gen_sip_credentials,
+    "sip_ip_access_control_lists": gen_sip_ip_access_control_lists,
+    "sip_ip_addresses": gen_sip_ip_addresses,
+    "short_codes": gen_short_codes,
+    "signing_keys": gen_signing_keys,
 }
 
 
@@ -969,6 +1209,24 @@ def gen_participant(conf: dict, j: int) -> dict:
         "call_sid_to_coach": None,
         "queue_time": None,
         "uri": f"{V}/Accounts/{a}/Conferences/{csid}/Participants/{call}.json",
+    }
+
+
+def queue_member(queue: dict, j: int, anchor: int) -> tuple[str, int]:
+    """(call_sid, date_enqueued) of the ``j``-th caller waiting in a queue at ``anchor`` (longest waiting first)."""
+    h = int(hexn(queue["sid"], "waiting", n=6), 16)
+    waited = 30 + h % 600 - 40 * j  # earlier callers have waited longer
+    return "CA" + hexn(queue["sid"], "member", j), anchor - max(5, waited)
+
+
+def member_record(acct_sid: str, queue_sid: str, call_sid: str, enqueued: int, position: int, now: int) -> dict:
+    return {
+        "call_sid": call_sid,
+        "date_enqueued": rfc2822(enqueued),
+        "position": position,
+        "queue_sid": queue_sid,
+        "uri": f"{V}/Accounts/{acct_sid}/Queues/{queue_sid}/Members/{call_sid}.json",
+        "wait_time": max(0, now - enqueued),
     }
 
 
