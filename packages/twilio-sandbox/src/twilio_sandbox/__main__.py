@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="print TAP_TWILIO_* shell exports for the tap (e.g. for Meltano) after starting",
     )
     p.add_argument("--write-config", metavar="PATH", default=None, help="write the tap config JSON here")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="print nothing but what --print-env asks for")
     return p
 
 
@@ -93,12 +93,13 @@ def main(argv: list[str] | None = None) -> int:
         cfg = sb.tap_config()
         for key in ("account_sid", "auth_token", "api_url", "monitor_url", "start_date"):
             print(f"export TAP_TWILIO_{key.upper()}={cfg[key]}", flush=True)
-    print(
-        f"Twilio sandbox listening on {sb.url} (accounts: {len(sb.account_sids)}, "
-        f"ready in {time.perf_counter() - t0:.2f}s)",
-        flush=True,
-    )
-    if not args.quiet:
+    if not args.quiet:  # stdout carries only the exports, so `--print-env > file` can be sourced
+        print(
+            f"Twilio sandbox listening on {sb.url} (accounts: {len(sb.account_sids)}, "
+            f"ready in {time.perf_counter() - t0:.2f}s)",
+            file=sys.stderr,
+            flush=True,
+        )
         print(f"main account: {sb.main_account_sid}", file=sys.stderr, flush=True)
     done = threading.Event()
 
