@@ -11,11 +11,13 @@ import itertools
 import random
 import re
 import socket
+import sys
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 from urllib.parse import parse_qsl, quote
 
 from . import data as D
@@ -29,6 +31,7 @@ from ._util import (
     hexn,
     iso_offset,
     iso_z,
+    loads,
     parse_any_ts,
     parse_day,
     parse_iso_ts,
@@ -36,8 +39,15 @@ from ._util import (
     to_epoch,
 )
 from .faults import Faults
+from .insights import Insights
+from .products import PRODUCTS, ProductApi, ProductError
 
 V = D.V
+Record = D.Record
+Key = D.Key
+Pred = D.Pred
+Params = list[tuple[str, str]]  # query pairs, in request order
+Route = dict[str, Any]  # what _route found: kind, account, resource, parent, sid ...
 MAX_PAGE_SIZE = 1000
 MESSAGE_RETENTION_DAYS = 400
 ALERT_RETENTION_DAYS = 30
@@ -50,12 +60,13 @@ AVAILABLE_RESOURCES = (
     "available_phone_numbers_toll_free",
 )
 ALL_RESOURCES = (
-    ("accounts", "account_balance")
-    + SID_RESOURCES
-    + CHILD_RESOURCES
-    + ("available_phone_number_countries",)
-    + AVAILABLE_RESOURCES
-    + ("usage_records",)
+    "accounts",
+    "account_balance",
+    *SID_RESOURCES,
+    *CHILD_RESOURCES,
+    "available_phone_number_countries",
+    *AVAILABLE_RESOURCES,
+    "usage_records",
 )
 SEGMENT_RESOURCE = {v: k for k, v in D.URL_SEGMENT.items()}
 # (parent list segment, child segment) -> child resource, for children kept in their own store or in a queue
@@ -125,8 +136,7 @@ class Stats:
             if self.record_requests:
                 self.requests.append((method, path_q))
             self.in_flight += 1
-            if self.in_flight > self.max_in_flight:
-                self.max_in_flight = self.in_flight
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
             n = self.in_flight_per_account[acct] + 1
             self.in_flight_per_account[acct] = n
             if n > self.max_in_flight_per_account.get(acct, 0):
@@ -160,28 +170,39 @@ class Stats:
 class Source:
     """A sorted (newest first) collection that can be paged with PA/PB tokens."""
 
-    def iter(self, after: tuple | None) -> Iterator[tuple[tuple, dict]]:  # pragma: no cover - interface
+    def iter(self, after: Key | None) -> Iterator[tuple[Key, Record]]:  # pragma: no cover - interface
         raise NotImplementedError
 
-    def key_of_token(self, tid: str) -> tuple | None:  # pragma: no cover
+    def key_of_token(self, tid: str) -> Key | None:  # pragma: no cover
         raise NotImplementedError
 
-    def token_id(self, key: tuple, rec: dict) -> str:  # pragma: no cover
+    def token_id(self, key: Key, rec: Record) -> str:  # pragma: no cover
         raise NotImplementedError
 
 
 class StoreSource(Source):
-    def __init__(self, store: D.Store, lo=None, hi=None, pred=None, base_lo=None, base_hi=None) -> None:
+    def __init__(
+        self,
+        store: D.Store,
+        *,
+        lo: int | None = None,
+        hi: int | None = None,
+        pred: Pred | None = None,
+        base_lo: int | None = None,
+        base_hi: int | None = None,
+    ) -> None:
         self.store, self.lo, self.hi, self.pred, self.base_lo, self.base_hi = store, lo, hi, pred, base_lo, base_hi
 
-    def iter(self, after):
-        return self.store.iter_desc(after, self.lo, self.hi, self.pred, self.base_lo, self.base_hi)
+    def iter(self, after: Key | None) -> Iterator[tuple[Key, Record]]:
+        return self.store.iter_desc(
+            after, lo=self.lo, hi=self.hi, pred=self.pred, base_lo=self.base_lo, base_hi=self.base_hi
+        )
 
-    def key_of_token(self, tid):
+    def key_of_token(self, tid: str) -> Key | None:
         return self.store.key_of_sid(tid)
 
-    def token_id(self, key, rec):
-        return rec["sid"]
+    def token_id(self, key: Key, rec: Record) -> str:
+        return str(rec["sid"])
 
 
 class ListSource(Source):
@@ -189,21 +210,21 @@ class ListSource(Source):
 
     def __init__(
         self,
-        items: list[tuple[tuple, dict]],
-        id_of: Callable[[tuple, dict], str],
-        parse_token: Callable[[str], tuple | None] | None = None,
+        items: list[tuple[Key, Record]],
+        id_of: Callable[[Key, Record], str],
+        parse_token: Callable[[str], Key | None] | None = None,
     ) -> None:
         self.items = sorted(items, key=lambda kv: kv[0], reverse=True)
         self.id_of = id_of
         self.parse_token = parse_token
 
-    def iter(self, after):
+    def iter(self, after: Key | None) -> Iterator[tuple[Key, Record]]:
         for k, rec in self.items:
             if after is not None and k >= after:
                 continue
             yield k, rec
 
-    def key_of_token(self, tid):
+    def key_of_token(self, tid: str) -> Key | None:
         if self.parse_token is not None:
             return self.parse_token(tid)
         for k, rec in self.items:
@@ -211,7 +232,7 @@ class ListSource(Source):
                 return k
         return None
 
-    def token_id(self, key, rec):
+    def token_id(self, key: Key, rec: Record) -> str:
         return self.id_of(key, rec)
 
 
@@ -231,9 +252,10 @@ class Sandbox:
     def __init__(
         self,
         seed: int = 1,
+        *,
         now: _dt.datetime | None = None,
         subaccounts: int = 2,
-        days: int = 90,
+        days: float = 90,
         sizes: dict[str, int] | None = None,
         account_sizes: dict[int, dict[str, int]] | None = None,
         account_offsets_days: dict[int, float] | None = None,
@@ -272,18 +294,21 @@ class Sandbox:
         self._cached_bytes = 0
         self._host = host
         self._port = port
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._first_accounts_list_done = False
         self.accounts: list[D.Account] = []
         self.accounts_by_sid: dict[str, D.Account] = {}
         self.keys_by_sid: dict[str, tuple[D.Account, str, str]] = {}  # sid -> (account, kind, secret)
-        self.child_slots: dict[tuple[str, str], dict[int, dict]] = {}
+        self.child_slots: dict[tuple[str, str], dict[int, Record]] = {}
         # queue sid -> callers waiting (call_sid, date_enqueued, changed fields), once a mutation touched the queue
         self.queue_waiting: dict[str, list[tuple[str, int, dict[str, Any]]]] = {}
         self._add_counter = 0
+        # Conversations, Studio, Verify, Messaging, Trunking, Pricing, Monitor events, Insights (products.py)
+        self.products = ProductApi(self, lambda: self.accounts)
+        self.products.handlers.append(Insights(self, lambda: self.accounts))
 
-        max_off = max([0.0] + list(self.account_offsets_days.values()))
+        max_off = max([0.0, *self.account_offsets_days.values()])
         r = random.Random(h64(seed, "accounts"))
         main_created = self.anchor - int((days + max_off + 30) * DAY) - r.randint(0, DAY - 1)
         self._make_account(0, None, "Sandbox Main Account", "active", main_created)
@@ -310,15 +335,16 @@ class Sandbox:
         name: str,
         status: str,
         created: int,
+        *,
         offset_days: float | None = None,
         sizes: dict[str, int] | None = None,
-        extra_fields: dict | None = None,
+        extra_fields: Record | None = None,
     ) -> D.Account:
         seed = self.seed
         sid = (extra_fields or {}).get("sid") or ("AC" + hexn(seed, "account", index))
         token = (extra_fields or {}).get("auth_token") or hexn(seed, "auth_token", index)
         owner = parent.sid if parent else sid
-        rec = D.account_record(sid, token, owner, name, status, created, "Full")
+        rec = D.account_record(sid, token, owner=owner, name=name, status=status, created=created, typ="Full")
         off = self.account_offsets_days.get(index, 0.0) if offset_days is None else offset_days
         t_end = self.anchor - int(off * DAY)
         t_start = max(t_end - int(self.days * DAY), created + 60)
@@ -335,7 +361,7 @@ class Sandbox:
             t_end=t_end,
             numbers=numbers,
             parent=parent,
-            balance="%.5f" % random.Random(h64(seed, sid, "balance")).uniform(5, 500),
+            balance=f"{random.Random(h64(seed, sid, 'balance')).uniform(5, 500):.5f}",
             messaging_service_sid="MG" + hexn(seed, sid, "mg"),
             pn_salt=h64(seed, sid, "incoming_phone_numbers") & MASK64,
         )
@@ -345,10 +371,10 @@ class Sandbox:
             if res == "alerts":
                 ts0 = max(t_start, t_end - D.ALERT_SPAN_DAYS * DAY)
             if res in D.STORE_CHILDREN:  # entries of a list are created after the list; no list, no entries
-                parent = acct.stores[D.STORE_CHILDREN[res][0]]
-                n = n if parent.n else 0
-                ts0 = min(max(ts0, parent.ts(0) + 60), t_end - 1) if parent.n else ts0
-            acct.stores[res] = D.Store(self, acct, res, n, ts0, t_end)
+                lists = acct.stores[D.STORE_CHILDREN[res][0]]
+                n = n if lists.n else 0
+                ts0 = min(max(ts0, lists.ts(0) + 60), t_end - 1) if lists.n else ts0
+            acct.stores[res] = D.Store(self, acct, res, n=n, t_start=ts0, t_end=t_end)
         self._soft_delete_recordings(acct, sz.get("deleted_recordings", 0))
         if extra_fields:
             for k, v in extra_fields.items():
@@ -380,7 +406,7 @@ class Sandbox:
 
     @property
     def main_auth_token(self) -> str:
-        return self.accounts[0].record["auth_token"]
+        return str(self.accounts[0].record["auth_token"])
 
     @property
     def account_sids(self) -> list[str]:
@@ -419,7 +445,7 @@ class Sandbox:
             self._cached_bytes = 0
 
     # ------------------------------------------------------------------ server
-    def start(self) -> "Sandbox":
+    def start(self) -> Sandbox:
         if self._server is not None:
             return self
         handler = _make_handler(self)
@@ -449,7 +475,7 @@ class Sandbox:
         self._server = None
         self._thread = None
 
-    def __enter__(self) -> "Sandbox":
+    def __enter__(self) -> Sandbox:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -485,7 +511,12 @@ class Sandbox:
         """Returns (response, stall-or-fault-kind)."""
         path, _, query = target.partition("?")
         params = parse_qsl(query, keep_blank_values=True)
-        resource, route = self._route(path)
+        # base URL template http://host:port/{product}: /api/2010-04-01/..., /conversations/v1/...; unprefixed paths too
+        head, _, rest = path[1:].partition("/")
+        product = head if head in PRODUCTS and rest else None
+        path = "/" + rest if product else path
+        resource, route = self.products.route(product, path) or self._route(path)
+        route["prefix"] = f"/{product}" if product else ""
         t0 = time.perf_counter()
         principal = self._authenticate(headers.get("Authorization"))
         target_sid = route.get("account")
@@ -498,7 +529,15 @@ class Sandbox:
                 resp = self._error(401, 20003, "Authenticate", [("WWW-Authenticate", 'Basic realm="Twilio API"')])
             else:
                 resp, fault = self._handle_authed(
-                    method, path, target, params, headers, resource, route, principal, n_inflight
+                    method,
+                    path,
+                    target,
+                    params=params,
+                    headers=headers,
+                    resource=resource,
+                    route=route,
+                    principal=principal,
+                    n_inflight=n_inflight,
                 )
             resp.headers.append(("Twilio-Concurrent-Requests", str(n_inflight)))
             resp.headers.append(("Twilio-Request-Duration", "%.3f" % (time.perf_counter() - t0)))
@@ -510,10 +549,22 @@ class Sandbox:
         finally:
             self.stats.end(acct_key, status, fault)
 
-    def _error(self, status: int, code: int, message: str, headers: list | None = None) -> Resp:
+    def _error(self, status: int, code: int, message: str, headers: list[tuple[str, str]] | None = None) -> Resp:
         return Resp(status, error_body(status, code, message), list(headers or []))
 
-    def _handle_authed(self, method, path, target, params, headers, resource, route, principal, n_inflight):
+    def _handle_authed(
+        self,
+        method: str,
+        path: str,
+        target: str,
+        *,
+        params: Params,
+        headers: Any,
+        resource: str,
+        route: Route,
+        principal: Principal,
+        n_inflight: int,
+    ) -> tuple[Resp, str | None]:
         # per-account concurrency limit (real Twilio answers 429 / 20429)
         if self.concurrency_limit is not None and n_inflight > self.concurrency_limit:
             return self._error(429, 20429, "Too Many Requests"), "concurrency-429"
@@ -530,9 +581,8 @@ class Sandbox:
                     kind = "429-random-retry-after"
                 elif kind == "reset":
                     kind = "reset-close" if aux < 0.5 else "reset-half"
-        else:
-            if route.get("kind") == "accounts":
-                self._first_accounts_list_done = True
+        elif route.get("kind") == "accounts":
+            self._first_accounts_list_done = True
         if kind is not None:
             pre = self._pre_fault(kind, aux)
             if pre is not None:
@@ -557,7 +607,7 @@ class Sandbox:
             resp = self._post_fault(kind, resp, route, target, f"http://{host}{target}")
         return resp, kind
 
-    def _pre_fault(self, kind: str, aux: float) -> Resp | None:
+    def _pre_fault(self, kind: str, aux: float) -> Resp | None:  # noqa: PLR0911 - one return per fault kind
         if kind in ("429", "429-retry-after", "429-random-retry-after"):
             hdrs = []
             if kind == "429-retry-after":
@@ -598,14 +648,12 @@ class Sandbox:
             return None
         return None  # faults applied to the real response
 
-    def _post_fault(self, kind: str, resp: Resp, route: dict, target: str, abs_url: str) -> Resp:
+    def _post_fault(self, kind: str, resp: Resp, route: Route, target: str, abs_url: str) -> Resp:
         if kind == "reset-half":
             return Resp(200, resp.body, resp.headers, action="half")
         if kind == "truncated":
             return Resp(200, resp.body[: max(1, len(resp.body) // 2)], resp.headers)
         if kind in ("missing-list-key", "repeat-next"):
-            from ._util import loads
-
             doc = loads(resp.body)
             if not isinstance(doc, dict):
                 return resp
@@ -613,17 +661,16 @@ class Sandbox:
                 key = doc.get("meta", {}).get("key") if isinstance(doc.get("meta"), dict) else None
                 for k in [key] if key else [k for k, v in doc.items() if isinstance(v, list)]:
                     doc.pop(k, None)
+            # the next-page link is exactly the URL of this request
+            elif isinstance(doc.get("meta"), dict):
+                doc["meta"]["next_page_url"] = abs_url
             else:
-                # the next-page link is exactly the URL of this request
-                if isinstance(doc.get("meta"), dict):
-                    doc["meta"]["next_page_url"] = abs_url
-                else:
-                    doc["next_page_uri"] = target
+                doc["next_page_uri"] = target
             return Resp(200, dumps(doc), resp.headers)
         return resp
 
     # ------------------------------------------------------------------ routing / auth
-    def _route(self, path: str) -> tuple[str, dict]:
+    def _route(self, path: str) -> tuple[str, Route]:  # noqa: PLR0911 - one return per route
         if _RE_ACCOUNTS.match(path):
             return "accounts", {"kind": "accounts"}
         m = _RE_ACCOUNT.match(path)
@@ -724,10 +771,20 @@ class Sandbox:
         return acct
 
     # ------------------------------------------------------------------ dispatch
-    def _dispatch(self, path: str, params: list, headers: Any, route: dict, principal: Principal) -> Resp:
+    def _dispatch(  # noqa: PLR0911 - one return per route kind
+        self, path: str, params: Params, headers: Any, route: Route, principal: Principal
+    ) -> Resp:
         kind = route["kind"]
         if kind == "unknown":
             raise ApiError(404, 20404, f"The requested resource {path} was not found")
+        if kind == "product":  # the authenticated account's own data, never a subaccount's
+            if principal.account.sid in self.forbidden_accounts:
+                raise ApiError(403, 20003, "Permission Denied")
+            base = f"http://{headers.get('Host') or f'127.0.0.1:{self.port}'}{route['prefix']}"
+            try:
+                return self._json(self.products.dispatch(route, params, base, path, principal.account))
+            except ProductError as e:
+                raise ApiError(e.status, e.code, e.message) from None
         if kind in ("accounts", "account") or (kind in ("list", "fetch") and route.get("resource") == "keys"):
             if principal.kind == "standard-key":
                 raise ApiError(403, 20003, "Permission Denied: a Standard API key cannot access this resource")
@@ -749,7 +806,7 @@ class Sandbox:
                 return self._json(rec)
             src = self._alerts_source(acct, params)
             host = headers.get("Host") or f"127.0.0.1:{self.port}"
-            return self._json(self._monitor_page(f"http://{host}", path, params, "alerts", src))
+            return self._json(self._monitor_page(f"http://{host}{route['prefix']}", path, params, "alerts", src))
         acct = self._target(route["account"], principal)
         if kind == "balance":
             return self._json({"account_sid": acct.sid, "balance": acct.balance, "currency": "USD"})
@@ -767,9 +824,9 @@ class Sandbox:
                 raise ApiError(404, 20404, f"The requested resource {path} was not found")
             return self._json(rec)
         if kind == "child":
-            src = self._children_source(acct, route["resource"], route["parent"], path)
-            for key, rec in src.iter(None):
-                if src.token_id(key, rec) == route["sid"]:
+            kids = self._children_source(acct, route["resource"], route["parent"], path)
+            for key, rec in kids.iter(None):
+                if kids.token_id(key, rec) == route["sid"]:
                     return self._json(rec)
             raise ApiError(404, 20404, f"The requested resource {path} was not found")
         if kind == "children":
@@ -789,18 +846,18 @@ class Sandbox:
                     return self._json(D.country_record(acct.sid, c, n, t))
             raise ApiError(404, 20404, f"The requested resource {path} was not found")
         if kind == "available":
-            recs = self._available(route["country"], route["type"])
-            if recs is None:
+            numbers = self._available(route["country"], route["type"])
+            if numbers is None:
                 raise ApiError(404, 20404, f"The requested resource {path} was not found")
             ps = self._page_size(params)
-            return self._json({"available_phone_numbers": recs[:ps], "uri": path})
+            return self._json({"available_phone_numbers": numbers[:ps], "uri": path})
         raise ApiError(404, 20404, f"The requested resource {path} was not found")
 
     def _json(self, doc: Any) -> Resp:
         return Resp(200, dumps(doc), [])
 
     # ------------------------------------------------------------------ paging
-    def _page_size(self, params: list) -> int:
+    def _page_size(self, params: Params) -> int:
         raw = None
         for k, v in params:
             if k == "PageSize":
@@ -815,7 +872,7 @@ class Sandbox:
             raise ApiError(400, 20007, "The maximum page size is 1000")
         return ps
 
-    def _collect(self, params: list, src: Source) -> tuple[list[tuple[tuple, dict]], bool, int, int, str | None]:
+    def _collect(self, params: Params, src: Source) -> tuple[list[tuple[Key, Record]], bool, int, int, str | None]:
         ps = self._page_size(params)
         page = 0
         token = None
@@ -840,11 +897,11 @@ class Sandbox:
                 more = len(items) > ps
                 return items[:ps], more, ps, page, token
             # PB: the page just before (newer than) the token record
-            window: collections.deque = collections.deque(maxlen=ps)
-            for k, rec in src.iter(None):
-                if k <= key:
+            window: collections.deque[tuple[Key, Record]] = collections.deque(maxlen=ps)
+            for rec_key, rec in src.iter(None):
+                if rec_key <= key:
                     break
-                window.append((k, rec))
+                window.append((rec_key, rec))
             return list(window), True, ps, page, token
         it = src.iter(None)
         if page:
@@ -857,14 +914,14 @@ class Sandbox:
     def _qs(pairs: Iterable[tuple[str, str]]) -> str:
         return "&".join(quote(k, safe="") + "=" + quote(v, safe="") for k, v in pairs)
 
-    def _page(self, path: str, params: list, list_key: str, src: Source) -> dict:
+    def _page(self, path: str, params: Params, list_key: str, src: Source) -> Record:
         items, more, ps, page, token = self._collect(params, src)
         filters = [(k, v) for k, v in params if k not in ("PageSize", "Page", "PageToken")]
         fq = self._qs(filters)
         base = path + "?" + (fq + "&" if fq else "")
         recs = [rec for _, rec in items]
         uri = base + f"PageSize={ps}&Page={page}" + (f"&PageToken={quote(token, safe='')}" if token else "")
-        nxt, prev = _page_links(base, items, more, ps, page, src)
+        nxt, prev = _page_links(base, items, more=more, ps=ps, page=page, src=src)
         start = page * ps
         return {
             "end": start + max(len(recs), 1) - 1,
@@ -878,12 +935,12 @@ class Sandbox:
             "uri": uri,
         }
 
-    def _monitor_page(self, host: str, path: str, params: list, key: str, src: Source) -> dict:
+    def _monitor_page(self, host: str, path: str, params: Params, key: str, src: Source) -> Record:
         items, more, ps, page, token = self._collect(params, src)
         filters = [(k, v) for k, v in params if k not in ("PageSize", "Page", "PageToken")]
         fq = self._qs(filters)
         base = host + path + "?" + (fq + "&" if fq else "")
-        nxt, prev = _page_links(base, items, more, ps, page, src)
+        nxt, prev = _page_links(base, items, more=more, ps=ps, page=page, src=src)
         return {
             key: [rec for _, rec in items],
             "meta": {
@@ -899,7 +956,7 @@ class Sandbox:
 
     # ------------------------------------------------------------------ filters
     @staticmethod
-    def _params_dict(params: list) -> dict[str, str]:
+    def _params_dict(params: Params) -> dict[str, str]:
         d: dict[str, str] = {}
         for k, v in params:
             d[k.strip()] = v
@@ -941,14 +998,14 @@ class Sandbox:
             raise ApiError(400, 20001, f"Invalid value for IncludeSoftDeleted: {p['IncludeSoftDeleted']}")
         return raw == "true"
 
-    def _recording_listed(self, rec: dict, include_soft_deleted: bool) -> bool:
+    def _recording_listed(self, rec: Record, include_soft_deleted: bool) -> bool:
         """A deleted recording is listed only with IncludeSoftDeleted=true, and only while Twilio keeps it."""
         if rec.get("status") != "deleted":
             return True
         deleted = parse_any_ts(rec.get("date_updated")) or 0
         return include_soft_deleted and deleted >= self.clock() - D.RECORDING_SOFT_DELETE_DAYS * DAY
 
-    def _visible(self, store: D.Store, rec: dict) -> bool:
+    def _visible(self, store: D.Store, rec: Record) -> bool:
         lo = self._visible_lo(store)
         return lo is None or store.key_of_record(rec)[0] >= lo
 
@@ -958,11 +1015,11 @@ class Sandbox:
             return b
         return a if b is None else max(a, b)
 
-    def _store_source(self, acct: D.Account, res: str, params: list) -> StoreSource:
+    def _store_source(self, acct: D.Account, res: str, params: Params) -> StoreSource:
         store = acct.stores[res]
         p = self._params_dict(params)
         lo = hi = base_lo = base_hi = None
-        preds: list[Callable[[dict, int], bool]] = []
+        preds: list[Pred] = []
 
         def eq(field: str, value: str) -> None:
             preds.append(lambda rec, ts: rec.get(field) == value)
@@ -1037,12 +1094,12 @@ class Sandbox:
                 pred = preds[0]
             else:
 
-                def pred(rec: dict, ts: int, preds=tuple(preds)) -> bool:
+                def pred(rec: Record, ts: int, preds: tuple[Pred, ...] = tuple(preds)) -> bool:
                     return all(f(rec, ts) for f in preds)
 
-        return StoreSource(store, lo, hi, pred, base_lo, base_hi)
+        return StoreSource(store, lo=lo, hi=hi, pred=pred, base_lo=base_lo, base_hi=base_hi)
 
-    def _alerts_source(self, acct: D.Account, params: list) -> StoreSource:
+    def _alerts_source(self, acct: D.Account, params: Params) -> StoreSource:
         store = acct.stores["alerts"]
         p = self._params_dict(params)
         now = self.clock()
@@ -1064,9 +1121,9 @@ class Sandbox:
         if p.get("LogLevel"):
             level = p["LogLevel"]
             pred = lambda rec, ts: rec.get("log_level") == level  # noqa: E731
-        return StoreSource(store, lo, hi, pred)
+        return StoreSource(store, lo=lo, hi=hi, pred=pred)
 
-    def _accounts_source(self, principal: Principal, params: list) -> ListSource:
+    def _accounts_source(self, principal: Principal, params: Params) -> ListSource:
         p = self._params_dict(params)
         pa = principal.account
         accts = [a for a in self.accounts if a is pa or (pa.is_main and a.parent is pa)]
@@ -1081,8 +1138,9 @@ class Sandbox:
         return ListSource(items, lambda k, rec: rec["sid"])
 
     # ------------------------------------------------------------------ children
-    def _children(self, acct: D.Account, res: str, parent: dict) -> list[dict]:
+    def _children(self, acct: D.Account, res: str, parent: Record) -> list[Record]:
         slots = self.child_slots.get((res, parent["sid"]), {})
+        gen: Callable[[Record, int], Record]
         if res == "message_media":
             n = int(parent.get("num_media") or 0)
             gen = D.gen_media
@@ -1093,7 +1151,7 @@ class Sandbox:
         out += [slots[j] for j in sorted(slots) if j >= n]
         return out
 
-    def _waiting(self, queue: dict) -> list[tuple[str, int, dict[str, Any]]]:
+    def _waiting(self, queue: Record) -> list[tuple[str, int, dict[str, Any]]]:
         """Callers in a queue now, longest waiting first: its ``current_size`` generated ones unless mutated."""
         waiting = self.queue_waiting.get(queue["sid"])
         if waiting is None:
@@ -1101,17 +1159,17 @@ class Sandbox:
             waiting = [(*D.queue_member(queue, j, self.anchor), {}) for j in range(n)]
         return waiting
 
-    def _set_waiting(self, acct: D.Account, queue: dict, waiting: list[tuple[str, int, dict[str, Any]]]) -> None:
+    def _set_waiting(self, acct: D.Account, queue: Record, waiting: list[tuple[str, int, dict[str, Any]]]) -> None:
         self.queue_waiting[queue["sid"]] = waiting
         if queue.get("current_size") != len(waiting):
             acct.stores["queues"].put_extra({**queue, "current_size": len(waiting)})
 
-    def _queue_members(self, acct: D.Account, queue: dict) -> list[dict]:
+    def _queue_members(self, acct: D.Account, queue: Record) -> list[Record]:
         # wait_time counts to the sandbox's fixed clock (or its creation), so repeated reads agree
         now = self._fixed_now if self._fixed_now is not None else self.anchor
         out = []
         for pos, (call, enqueued, changed) in enumerate(self._waiting(queue), 1):
-            rec = D.member_record(acct.sid, queue["sid"], call, enqueued, pos, now)
+            rec = D.member_record(acct.sid, queue["sid"], call, enqueued=enqueued, position=pos, now=now)
             rec.update(changed)
             out.append(rec)
         return out
@@ -1151,7 +1209,7 @@ class Sandbox:
         items = [((parse_any_ts(r["date_created"]) or 0, r["call_sid"]), r) for r in recs]
         return ListSource(items, lambda k, rec: rec["call_sid"])
 
-    def _available(self, country: str, typ: str) -> list[dict] | None:
+    def _available(self, country: str, typ: str) -> list[Record] | None:
         for c, _n, types in D.COUNTRIES:
             if c == country:
                 if typ not in types:
@@ -1184,7 +1242,7 @@ class Sandbox:
 
     def _usage_rows(
         self, acct: D.Account, d0: int | None, d1: int | None, category: str | None, include_subs: bool
-    ) -> list[tuple[tuple, dict]]:
+    ) -> list[tuple[Key, Record]]:
         now = self.clock()
         today = now // DAY
         first = acct.created_ts // DAY
@@ -1221,7 +1279,7 @@ class Sandbox:
                     "count_unit": cu,
                     "description": desc,
                     "end_date": ds,
-                    "price": "%.5f" % pr,
+                    "price": f"{pr:.5f}",
                     "price_unit": "usd",
                     "start_date": ds,
                     "subresource_uris": {
@@ -1235,7 +1293,7 @@ class Sandbox:
                         "yesterday": f"{base}/Yesterday.json?{q}",
                     },
                     "uri": f"{base}/Daily.json?{q}&StartDate={ds}&EndDate={ds}",
-                    "usage": ("%.5f" % pr) if cat == "totalprice" else str(int(u)),
+                    "usage": (f"{pr:.5f}") if cat == "totalprice" else str(int(u)),
                     "usage_unit": uu,
                 }
                 items.append(((day, cat), rec))
@@ -1252,7 +1310,7 @@ class Sandbox:
             raise ApiError(400, 20001, f"Invalid {name}: {raw}")
         return day
 
-    def _usage_source(self, acct: D.Account, params: list) -> ListSource:
+    def _usage_source(self, acct: D.Account, params: Params) -> ListSource:
         p = self._params_dict(params)
         d0 = self._usage_day(p["StartDate"], "StartDate") if p.get("StartDate") else None
         d1 = self._usage_day(p["EndDate"], "EndDate") if p.get("EndDate") else None
@@ -1266,7 +1324,7 @@ class Sandbox:
         inc = p.get("IncludeSubaccounts", "true").strip().lower() not in ("false", "0", "no")
         items = self._usage_rows(acct, d0, d1, p.get("Category") or None, inc)
 
-        def parse_token(tid: str) -> tuple | None:
+        def parse_token(tid: str) -> Key | None:
             m = re.match(r"^(\d{4}-\d{2}-\d{2})_(.+)$", tid)
             if not m:
                 return None
@@ -1290,7 +1348,7 @@ class Sandbox:
         include_subaccounts: bool = False,
         *,
         include_soft_deleted: bool = False,
-    ) -> list[dict]:
+    ) -> list[Record]:
         """Raw records of ``resource`` as the API serves them now (newest first per account).
 
         ``usage_records``: daily rows from each account's creation to today, as with ``IncludeSubaccounts=false``
@@ -1298,8 +1356,11 @@ class Sandbox:
         countries are the same for every account and are returned once when ``account_sid`` is None. Recordings:
         deleted ones only with ``include_soft_deleted=True`` (``IncludeSoftDeleted=true``). Children (SIP credentials
         and IP addresses, queue members, media, participants): parent by parent, in the parent list's order.
+        Product resources (``sb.products.resources``): see ``ProductApi.expected``.
         """
-        out: list[dict] = []
+        if resource in self.products.resources:
+            return self.products.expected(resource, account_sid)
+        out: list[Record] = []
         if resource == "accounts":
             recs = [a.record for a in self._accts(account_sid)]
             return [
@@ -1324,11 +1385,11 @@ class Sandbox:
                     out += [r for _, r in self._children_source(acct, resource, parent["sid"], "").iter(None)]
             elif resource in SID_RESOURCES:
                 store = acct.stores[resource]
-                recs = store.iter_desc(lo=self._visible_lo(store))
+                listed = store.iter_desc(lo=self._visible_lo(store))
                 if resource == "recordings":
-                    out += [rec for _, rec in recs if self._recording_listed(rec, include_soft_deleted)]
+                    out += [rec for _, rec in listed if self._recording_listed(rec, include_soft_deleted)]
                 else:
-                    out += [rec for _, rec in recs]
+                    out += [rec for _, rec in listed]
             elif resource in ("message_media", "conference_participants"):
                 store = acct.stores["messages" if resource == "message_media" else "conferences"]
                 for _, parent in store.iter_desc(lo=self._visible_lo(store)):
@@ -1369,7 +1430,7 @@ class Sandbox:
                 raise ValueError(f"cannot parse {name}={value!r}")
             return iso_z(ts) if resource == "alerts" else rfc2822(ts)
         if isinstance(value, (_dt.datetime, _dt.date)):
-            ts = parse_any_ts(value)
+            ts = parse_any_ts(value) or 0  # never None for a date
             if resource == "alerts":
                 return iso_z(ts)
             if resource == "usage_records":
@@ -1377,7 +1438,7 @@ class Sandbox:
             return rfc2822(ts)
         return value
 
-    def _find_store(self, resource: str, sid: str) -> tuple[D.Store, dict]:
+    def _find_store(self, resource: str, sid: str) -> tuple[D.Store, Record]:
         for acct in self.accounts:
             st = acct.stores[resource]
             rec = st.get(sid)
@@ -1385,8 +1446,13 @@ class Sandbox:
                 return st, rec
         raise KeyError(f"{resource} {sid} not found")
 
-    def add_record(self, resource: str, account_sid: str | None = None, **fields: Any) -> dict:
+    def add_record(  # noqa: PLR0911 - one return per kind of resource
+        self, resource: str, account_sid: str | None = None, **fields: Any
+    ) -> Record:
         """Add a record (sid generated unless given; other fields get realistic defaults); returns it."""
+        if resource in self.products.resources:
+            self._forget_responses()
+            return self.products.add_record(resource, account_sid, **fields)
         account_sid = account_sid or self.main_account_sid
         acct = self.accounts_by_sid[account_sid]
         self._forget_responses()
@@ -1448,7 +1514,7 @@ class Sandbox:
                 if conf is None:
                     raise KeyError(f"conference {csid} not found")
                 slots = self.child_slots.setdefault((resource, csid), {})
-                j = max([D.n_participants(conf) - 1] + list(slots)) + 1
+                j = max([D.n_participants(conf) - 1, *slots]) + 1
                 self._add_counter += 1
                 rec = D.gen_participant(conf, 1000 + self._add_counter)
                 rec["date_created"] = rec["date_updated"] = rfc2822(self.clock())
@@ -1465,8 +1531,11 @@ class Sandbox:
                 return D.dependent_from_incoming(pn)
         raise ValueError(f"add_record does not support {resource!r}")
 
-    def update_record(self, resource: str, sid: str, **fields: Any) -> dict:
+    def update_record(self, resource: str, sid: str, **fields: Any) -> Record:
         """Change fields of a record (date_updated := now unless given); returns the new record."""
+        if resource in self.products.resources:
+            self._forget_responses()
+            return self.products.update_record(resource, sid, **fields)
         self._forget_responses()
         with self.lock:
             if "date_updated" not in fields and resource not in ("usage_records", "queue_members"):
@@ -1512,12 +1581,13 @@ class Sandbox:
                 acct, queue, j = self._find_member(sid)
                 waiting = list(self._waiting(queue))
                 call, enqueued, changed = waiting[j]
-                waiting[j] = (call, enqueued, {**changed, **{k: self._convert_field(resource, k, v) for k, v in fields.items()}})
+                new = {k: self._convert_field(resource, k, v) for k, v in fields.items()}
+                waiting[j] = (call, enqueued, {**changed, **new})
                 self._set_waiting(acct, queue, waiting)
                 return self._queue_members(acct, queue)[j]
         raise ValueError(f"update_record does not support {resource!r}")
 
-    def delete_record(self, resource: str, sid: str) -> dict:
+    def delete_record(self, resource: str, sid: str) -> Record:
         """Delete a record as Twilio does; returns it as it was last listed.
 
         Recordings are soft-deleted: status "deleted", date_updated now, date_created unchanged; they are listed
@@ -1554,7 +1624,7 @@ class Sandbox:
                 return dict(rec)
         raise ValueError(f"delete_record does not support {resource!r}")
 
-    def _find_member(self, call_sid: str) -> tuple[D.Account, dict, int]:
+    def _find_member(self, call_sid: str) -> tuple[D.Account, Record, int]:
         for acct in self.accounts:
             for _, queue in acct.stores["queues"].iter_desc():
                 for j, (call, _enqueued, _changed) in enumerate(self._waiting(queue)):
@@ -1639,8 +1709,6 @@ class _Server(ThreadingHTTPServer):
         super().shutdown_request(request)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        import sys
-
         exc = sys.exc_info()[1]
         if isinstance(exc, (ConnectionError, TimeoutError, OSError)):
             return  # a client went away (killed tap, timeout, reset): not worth a traceback
@@ -1656,7 +1724,9 @@ class _Server(ThreadingHTTPServer):
                 pass
 
 
-def _page_links(base: str, items: list, more: bool, ps: int, page: int, src: Any) -> tuple[str | None, str | None]:
+def _page_links(
+    base: str, items: list[tuple[Key, Record]], *, more: bool, ps: int, page: int, src: Source
+) -> tuple[str | None, str | None]:
     """Next and previous page links: keyset tokens PA<last> / PB<first>, so new records never shift pages."""
     nxt = prev = None
     if more and items:
@@ -1671,7 +1741,7 @@ def _page_links(base: str, items: list, more: bool, ps: int, page: int, src: Any
 def _range_pred(field: str, lo: int | None, hi: int | None) -> Any:
     """A filter on a secondary date field; a null one is matched by date_created (like the main filters)."""
 
-    def pred(rec: dict, ts: int) -> bool:
+    def pred(rec: Record, ts: int) -> bool:
         t = parse_any_ts(rec.get(field))
         if t is None:
             t = parse_any_ts(rec.get("date_created")) or 0
@@ -1693,7 +1763,7 @@ def _make_handler(sb: Sandbox) -> type[BaseHTTPRequestHandler]:
             except OSError:  # pragma: no cover
                 pass
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
         def _run(self, method: str) -> None:
@@ -1732,16 +1802,16 @@ def _make_handler(sb: Sandbox) -> type[BaseHTTPRequestHandler]:
                 return
             self.wfile.write(body)
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self._run("GET")
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             self._run("POST")
 
-        def do_DELETE(self) -> None:  # noqa: N802
+        def do_DELETE(self) -> None:
             self._run("DELETE")
 
-        def do_PUT(self) -> None:  # noqa: N802
+        def do_PUT(self) -> None:
             self._run("PUT")
 
     return Handler
