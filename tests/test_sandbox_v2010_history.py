@@ -12,8 +12,8 @@ import sys
 
 import pytest
 import requests
-
 from twilio_sandbox import Sandbox
+from twilio_sandbox.__main__ import build_parser
 
 NOW = dt.datetime(2026, 11, 20, 12, 30, 0, tzinfo=dt.timezone.utc)
 V = "/2010-04-01"
@@ -418,3 +418,10 @@ def test_print_env_quiet_prints_only_exports(tmp_path):
             check=True,
         )
         assert shell.stdout.startswith("http://127.0.0.1:")
+
+
+def test_cli_size_sets_any_resource():
+    args = build_parser().parse_args(["--size", "notifications=5", "--size", "sip_credentials=12"])
+    assert args.size == [("notifications", 5), ("sip_credentials", 12)]
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--size", "notifications"])

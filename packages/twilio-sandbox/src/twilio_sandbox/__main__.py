@@ -9,9 +9,17 @@ import signal
 import sys
 import threading
 import time
+from types import FrameType
 
 from .core import Sandbox
 from .faults import Faults
+
+
+def _size(text: str) -> tuple[str, int]:
+    name, sep, count = text.partition("=")
+    if not sep or not count.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"expected RESOURCE=N, got {text!r}")
+    return name.strip(), int(count)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,6 +32,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calls", type=int, default=None, help="calls per account")
     p.add_argument("--recordings", type=int, default=None, help="recordings per account")
     p.add_argument("--conferences", type=int, default=None, help="conferences per account")
+    p.add_argument(
+        "--size",
+        action="append",
+        default=[],
+        type=_size,
+        metavar="RESOURCE=N",
+        help="records of any resource per account, e.g. --size notifications=500 --size sip_credentials=20",
+    )
     p.add_argument("--latency-ms", type=float, default=0.0)
     p.add_argument("--rate-429", type=float, default=0.0)
     p.add_argument("--rate-5xx", type=float, default=0.0)
@@ -60,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         if v is not None
     }
+    sizes.update(args.size)
     faults = Faults(
         rate_429=args.rate_429,
         rate_5xx=args.rate_5xx,
@@ -103,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"main account: {sb.main_account_sid}", file=sys.stderr, flush=True)
     done = threading.Event()
 
-    def _stop(signum, frame):  # noqa: ARG001
+    def _stop(signum: int, frame: FrameType | None) -> None:
         done.set()
 
     signal.signal(signal.SIGINT, _stop)

@@ -42,7 +42,7 @@ _MON = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct"
 
 
 # built at import: filling these lazily raced between server threads
-_TOD: list[str] = [" %02d:%02d:%02d +0000" % (s // 3600, (s // 60) % 60, s % 60) for s in range(86400)]
+_TOD: list[str] = [f" {s // 3600:02d}:{(s // 60) % 60:02d}:{s % 60:02d} +0000" for s in range(86400)]
 _DAY_PREFIX: dict[int, str] = {}
 
 
@@ -54,7 +54,7 @@ def rfc2822(ts: int | None) -> str | None:
     p = _DAY_PREFIX.get(d)
     if p is None:
         t = time.gmtime(d * 86400)
-        p = "%s, %02d %s %04d" % (_WD[t.tm_wday], t.tm_mday, _MON[t.tm_mon], t.tm_year)
+        p = f"{_WD[t.tm_wday]}, {t.tm_mday:02d} {_MON[t.tm_mon]} {t.tm_year:04d}"
         if len(_DAY_PREFIX) > 100000:
             _DAY_PREFIX.clear()
         _DAY_PREFIX[d] = p
@@ -66,19 +66,19 @@ def iso_z(ts: int | None) -> str | None:
     if ts is None:
         return None
     t = time.gmtime(ts)
-    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec)
+    return f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}Z"
 
 
 def iso_offset(ts: int) -> str:
     """Epoch seconds -> '2019-06-24T22:32:49+00:00' (usage as_of style)."""
     t = time.gmtime(ts)
-    return "%04d-%02d-%02dT%02d:%02d:%02d+00:00" % (t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec)
+    return f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}+00:00"
 
 
 def day_str(day: int) -> str:
     """Day number (epoch seconds // 86400) -> 'YYYY-MM-DD'."""
     t = time.gmtime(day * DAY)
-    return "%04d-%02d-%02d" % (t.tm_year, t.tm_mon, t.tm_mday)
+    return f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"
 
 
 def to_epoch(dt: _dt.datetime) -> int:
@@ -134,7 +134,7 @@ def parse_iso_ts(value: str) -> tuple[int, bool] | None:
     return calendar.timegm(dt.timetuple()) - off, True
 
 
-def parse_any_ts(value: Any) -> int | None:
+def parse_any_ts(value: Any) -> int | None:  # noqa: PLR0911 - one return per accepted type
     """RFC-2822 string, ISO string, 'YYYY-MM-DD', datetime, date or epoch -> epoch seconds."""
     if value is None:
         return None
@@ -198,7 +198,7 @@ def sid_body(salt: int, index: int) -> str:
     x = ((salt & MASK64) << 64) | (index & MASK64)
     y = _xs((x * _M1) & MASK128)
     y = _xs((y * _M2) & MASK128)
-    return "%032x" % y
+    return f"{y:032x}"
 
 
 def sid_decode(salt: int, body: str) -> int | None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import bisect
 import heapq
 import random
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any, Callable, Iterator
+from typing import Any, Protocol
 
 from ._util import (
     MASK64,
@@ -28,6 +29,9 @@ from ._util import (
 )
 
 V = "/2010-04-01"
+Record = dict[str, Any]  # one Twilio record, as JSON
+Key = tuple[int, str]  # sort key: (main timestamp, sid body) newest first; lists without sids use another id
+Pred = Callable[[Record, int], bool]  # a filter on (record, its sort timestamp)
 _INV64 = 1.0 / 18446744073709551616.0
 
 # resource -> (sid prefix, primary sort field, date style)
@@ -158,7 +162,7 @@ def fmt_us(num: str) -> str:
 
 def rand_us(r: random.Random) -> str:
     x = r.getrandbits(40)
-    return "+1%d%03d%04d" % (201 + x % 789, 200 + (x >> 10) % 800, (x >> 20) % 10000)
+    return f"+1{201 + x % 789}{200 + (x >> 10) % 800:03d}{(x >> 20) % 10000:04d}"
 
 
 def ri(r: random.Random, a: int, b: int) -> int:
@@ -192,9 +196,9 @@ class Account:
     t_start: int  # data span of its time series
     t_end: int
     numbers: list[str]
-    stores: dict[str, "Store"] = field(default_factory=dict)
+    stores: dict[str, Store] = field(default_factory=dict)
     balance: str = "0.00"
-    parent: "Account | None" = None
+    parent: Account | None = None
     messaging_service_sid: str = ""
     pn_salt: int = 0
 
@@ -207,7 +211,7 @@ class Account:
         return self.parent is None
 
 
-def account_record(sid: str, token: str, owner: str, name: str, status: str, created: int, typ: str) -> dict:
+def account_record(sid: str, token: str, *, owner: str, name: str, status: str, created: int, typ: str) -> Record:
     base = f"{V}/Accounts/{sid}"
     subs = {
         "available_phone_numbers": "AvailablePhoneNumbers",
@@ -251,18 +255,18 @@ def account_record(sid: str, token: str, owner: str, name: str, status: str, cre
 class Store:
     """All records of one SID resource in one account."""
 
-    def __init__(self, ctx: "Any", acct: Account, resource: str, n: int, t_start: int, t_end: int) -> None:
+    def __init__(self, ctx: Any, acct: Account, resource: str, *, n: int, t_start: int, t_end: int) -> None:
         self.ctx = ctx  # the Sandbox (seed, anchor, lock, other stores)
         self.acct = acct
         self.resource = resource
         self.prefix, self.sort_field = SID_RESOURCES[resource]
-        self.gen: Callable[..., dict] = GENERATORS[resource]
+        self.gen: Generator = GENERATORS[resource]
         self.n = max(0, int(n))
         self.t_start = t_start
         self.t_end = max(t_end, t_start + 1)
         self.span = self.t_end - self.t_start
         self.salt = h64(ctx.seed, acct.sid, resource) & MASK64
-        self.extra: dict[str, tuple[tuple[int, str], dict]] = {}  # sid -> (key, record)
+        self.extra: dict[str, tuple[Key, Record]] = {}  # sid -> (key, record)
         self.extra_keys: list[tuple[int, str, str]] = []  # ascending (ts, body, sid)
         self.overridden: set[int] = set()
         self.removed: dict[str, tuple[int, str]] = {}  # hard-deleted sid -> its key (a page token may name it)
@@ -290,11 +294,11 @@ class Store:
     def base_sid(self, i: int) -> str:
         return self.prefix + sid_body(self.salt, i)
 
-    def base_record(self, i: int) -> dict:
+    def base_record(self, i: int) -> Record:
         r = random.Random((self.salt << 20) ^ i)
         return self.gen(self, i, self.base_sid(i), self.ts(i), r)
 
-    def record_at(self, i: int) -> dict | None:
+    def record_at(self, i: int) -> Record | None:
         if i in self.overridden:
             e = self.extra.get(self.base_sid(i))
             return None if e is None else e[1]  # None: hard-deleted
@@ -309,7 +313,7 @@ class Store:
         return i
 
     # -------------------------------------------------------------- lookup
-    def get(self, sid: str) -> dict | None:
+    def get(self, sid: str) -> Record | None:
         if sid in self.removed:
             return None
         e = self.extra.get(sid)
@@ -332,7 +336,7 @@ class Store:
             return None
         return (self.ts(i), sid[2:])
 
-    def key_of_record(self, rec: dict) -> tuple[int, str]:
+    def key_of_record(self, rec: Record) -> tuple[int, str]:
         ts = parse_any_ts(rec.get(self.sort_field))
         if ts is None:
             ts = parse_any_ts(rec.get("date_created"))
@@ -349,7 +353,7 @@ class Store:
             if j < len(self.extra_keys) and self.extra_keys[j][2] == sid:
                 del self.extra_keys[j]
 
-    def put_extra(self, rec: dict) -> None:
+    def put_extra(self, rec: Record) -> None:
         sid = rec["sid"]
         self._drop_extra(sid)
         self.removed.pop(sid, None)
@@ -360,7 +364,7 @@ class Store:
         if i is not None:
             self.overridden.add(i)
 
-    def remove(self, sid: str) -> dict | None:
+    def remove(self, sid: str) -> Record | None:
         """Hard delete: the record leaves every list; returns it (None if there is no such record)."""
         rec = self.get(sid)
         if rec is None:
@@ -373,7 +377,7 @@ class Store:
         self.removed[sid] = key if key is not None else self.key_of_record(rec)
         return rec
 
-    def new_record(self, fields: dict) -> dict:
+    def new_record(self, fields: Record) -> Record:
         """A record with realistic defaults for everything not in ``fields``."""
         self.add_counter += 1
         r = random.Random(h64(self.ctx.seed, self.acct.sid, self.resource, "added", self.add_counter))
@@ -394,12 +398,13 @@ class Store:
     def iter_desc(
         self,
         after: tuple[int, str] | None = None,
+        *,
         lo: int | None = None,
         hi: int | None = None,
-        pred: Callable[[dict, int], bool] | None = None,
+        pred: Pred | None = None,
         base_lo: int | None = None,
         base_hi: int | None = None,
-    ) -> Iterator[tuple[tuple[int, str], dict]]:
+    ) -> Iterator[tuple[Key, Record]]:
         """Records newest first with key < after.
 
         ``lo``/``hi`` bound the sort timestamp (inclusive) of every record; ``pred(rec, ts)`` is checked on every
@@ -412,7 +417,9 @@ class Store:
             return base
         return heapq.merge(base, self._extra_desc(after, lo, hi, pred), key=itemgetter(0), reverse=True)
 
-    def _extra_desc(self, after, lo, hi, pred):
+    def _extra_desc(
+        self, after: Key | None, lo: int | None, hi: int | None, pred: Pred | None
+    ) -> Iterator[tuple[Key, Record]]:
         keys = list(self.extra_keys)
         if after is not None:
             j = bisect.bisect_left(keys, (after[0], after[1], ""))
@@ -435,7 +442,9 @@ class Store:
                 continue
             yield (ts, body), rec
 
-    def _base_desc(self, after, lo, hi, pred):
+    def _base_desc(
+        self, after: Key | None, lo: int | None, hi: int | None, pred: Pred | None
+    ) -> Iterator[tuple[Key, Record]]:
         n = self.n
         if n == 0:
             return
@@ -450,17 +459,19 @@ class Store:
         overridden = self.overridden
         gen = self.gen
         i = i_hi - 1
-        t_next = ts_f(i) if i >= i_lo else None
+        # -1: before the first index (timestamps are never negative)
+        t_next = ts_f(i) if i >= i_lo else -1
+        items: Sequence[tuple[str, int]]
         while i >= i_lo:
             t = t_next
             j = i - 1
-            t_next = ts_f(j) if j >= i_lo else None
+            t_next = ts_f(j) if j >= i_lo else -1
             if t_next == t:
                 group = [i]
                 while j >= i_lo and t_next == t:
                     group.append(j)
                     j -= 1
-                    t_next = ts_f(j) if j >= i_lo else None
+                    t_next = ts_f(j) if j >= i_lo else -1
                 items = sorted(((sid_body(salt, k), k) for k in group), reverse=True)
             else:
                 items = ((sid_body(salt, i), i),)
@@ -499,7 +510,7 @@ _MSG_STATUS = [
 ]
 
 
-def gen_messages(st: Store, i: int, sid: str, ts: int, r: random.Random, cap: int | None = None) -> dict:
+def gen_messages(st: Store, i: int, sid: str, ts: int, r: random.Random, *, cap: int | None = None) -> Record:
     acct = st.acct
     a = acct.sid
     cap = _cap(st, cap)
@@ -568,7 +579,7 @@ _MSG_PRICE = ["-%.5f" % (0.0079 * (k // 2) + 0.0120 * (k % 2)) for k in range(8)
 _CALL_STATUS = [("completed", 0.78), ("busy", 0.06), ("no-answer", 0.09), ("failed", 0.04), ("canceled", 0.03)]
 
 
-def gen_calls(st: Store, i: int, sid: str, ts: int, r: random.Random, cap: int | None = None) -> dict:
+def gen_calls(st: Store, i: int, sid: str, ts: int, r: random.Random, *, cap: int | None = None) -> Record:
     a = st.acct.sid
     cap = _cap(st, cap)
     own_idx = int(r.random() * len(st.acct.numbers))
@@ -657,7 +668,7 @@ def _ref_sid(st: Store, resource: str, ts: int) -> str | None:
     return other.base_sid(j)
 
 
-def gen_recordings(st: Store, i: int, sid: str, ts: int, r: random.Random, cap: int | None = None) -> dict:
+def gen_recordings(st: Store, i: int, sid: str, ts: int, r: random.Random, *, cap: int | None = None) -> Record:
     a = st.acct.sid
     cap = _cap(st, cap)
     dur = r.randint(3, 600)
@@ -697,7 +708,7 @@ def conference_status(st: Store, i: int, r: random.Random) -> str:
     return "completed" if x < 0.75 else ("in-progress" if x < 0.95 else "init")
 
 
-def gen_conferences(st: Store, i: int, sid: str, ts: int, r: random.Random, cap: int | None = None) -> dict:
+def gen_conferences(st: Store, i: int, sid: str, ts: int, r: random.Random, *, cap: int | None = None) -> Record:
     a = st.acct.sid
     cap = _cap(st, cap)
     status = conference_status(st, i, r)
@@ -718,7 +729,7 @@ def gen_conferences(st: Store, i: int, sid: str, ts: int, r: random.Random, cap:
         "date_updated": rfc2822(updated),
         "date_created": rfc2822(ts),
         "subresource_uris": {"participants": f"{base}/Participants.json", "recordings": f"{base}/Recordings.json"},
-        "friendly_name": "room-%s" % hexn(sid, "room", n=6),
+        "friendly_name": "room-{}".format(hexn(sid, "room", n=6)),
         "uri": f"{base}.json",
         "api_version": "2010-04-01",
         "account_sid": a,
@@ -730,7 +741,7 @@ def gen_conferences(st: Store, i: int, sid: str, ts: int, r: random.Random, cap:
 _STREETS = ["Main St", "Market St", "2nd Ave", "Oak Rd", "Pine St", "Elm Blvd"]
 
 
-def gen_addresses(st: Store, i: int, sid: str, ts: int, r: random.Random, cap: int | None = None) -> dict:
+def gen_addresses(st: Store, i: int, sid: str, ts: int, r: random.Random, *, cap: int | None = None) -> Record:
     a = st.acct.sid
     city = _US_CITIES[r.randrange(len(_US_CITIES))]
     return {
@@ -745,21 +756,21 @@ def gen_addresses(st: Store, i: int, sid: str, ts: int, r: random.Random, cap: i
         "postal_code": city[2],
         "region": city[1],
         "sid": sid,
-        "street": "%d %s" % (r.randint(1, 999), r.choice(_STREETS)),
-        "street_secondary": None if r.random() < 0.7 else "Suite %d" % r.randint(100, 999),
+        "street": f"{r.randint(1, 999)} {r.choice(_STREETS)}",
+        "street_secondary": None if r.random() < 0.7 else f"Suite {r.randint(100, 999)}",
         "validated": r.random() < 0.6,
         "verified": r.random() < 0.5,
         "uri": _uri(st, "Addresses", sid),
     }
 
 
-def gen_applications(st: Store, i: int, sid: str, ts: int, r: random.Random, cap: int | None = None) -> dict:
+def gen_applications(st: Store, i: int, sid: str, ts: int, r: random.Random, *, cap: int | None = None) -> Record:
     return {
         "account_sid": st.acct.sid,
         "api_version": "2010-04-01",
         "date_created": rfc2822(ts),
         "date_updated": rfc2822(ts),
-        "friendly_name": "app-%s" % hexn(sid, "app", n=8),
+        "friendly_name": "app-{}".format(hexn(sid, "app", n=8)),
         "message_status_callback": None,
         "sid": sid,
         "sms_fallback_method": "POST",
@@ -779,7 +790,9 @@ def gen_applications(st: Store, i: int, sid: str, ts: int, r: random.Random, cap
     }
 
 
-def gen_incoming_phone_numbers(st: Store, i: int, sid: str, ts: int, r: random.Random, cap: int | None = None) -> dict:
+def gen_incoming_phone_numbers(
+    st: Store, i: int, sid: str, ts: int, r: random.Random, *, cap: int | None = None
+) -> Record:
     a = st.acct.sid
     if 0 <= i < len(st.acct.numbers):
         num = st.acct.numbers[i]
@@ -829,14 +842,16 @@ def gen_incoming_phone_numbers(st: Store, i: int, sid: str, ts: int, r: random.R
     }
 
 
-def gen_keys(st: Store, i: int, sid: str, ts: int, r: random.Random, cap: int | None = None) -> dict:
-    name = "key-%s" % hexn(sid, n=6)
+def gen_keys(st: Store, i: int, sid: str, ts: int, r: random.Random, *, cap: int | None = None) -> Record:
+    name = f"key-{hexn(sid, n=6)}"
     if st.acct.is_main:
         name = {0: "main key", 1: "standard key"}.get(i, name)
     return {"sid": sid, "friendly_name": name, "date_created": rfc2822(ts), "date_updated": rfc2822(ts)}
 
 
-def gen_outgoing_caller_ids(st: Store, i: int, sid: str, ts: int, r: random.Random, cap: int | None = None) -> dict:
+def gen_outgoing_caller_ids(
+    st: Store, i: int, sid: str, ts: int, r: random.Random, *, cap: int | None = None
+) -> Record:
     num = rand_us(r)
     return {
         "account_sid": st.acct.sid,
@@ -849,7 +864,7 @@ def gen_outgoing_caller_ids(st: Store, i: int, sid: str, ts: int, r: random.Rand
     }
 
 
-def gen_queues(st: Store, i: int, sid: str, ts: int, r: random.Random, cap: int | None = None) -> dict:
+def gen_queues(st: Store, i: int, sid: str, ts: int, r: random.Random, *, cap: int | None = None) -> Record:
     return {
         "account_sid": st.acct.sid,
         "average_wait_time": r.randint(0, 120),
@@ -863,7 +878,7 @@ def gen_queues(st: Store, i: int, sid: str, ts: int, r: random.Random, cap: int 
     }
 
 
-def gen_transcriptions(st: Store, i: int, sid: str, ts: int, r: random.Random, cap: int | None = None) -> dict:
+def gen_transcriptions(st: Store, i: int, sid: str, ts: int, r: random.Random, *, cap: int | None = None) -> Record:
     dur = r.randint(3, 120)
     return {
         "account_sid": st.acct.sid,
@@ -882,19 +897,19 @@ def gen_transcriptions(st: Store, i: int, sid: str, ts: int, r: random.Random, c
     }
 
 
-def gen_usage_triggers(st: Store, i: int, sid: str, ts: int, r: random.Random, cap: int | None = None) -> dict:
+def gen_usage_triggers(st: Store, i: int, sid: str, ts: int, r: random.Random, *, cap: int | None = None) -> Record:
     a = st.acct.sid
     cat = r.choice(["totalprice", "sms", "calls"])
     return {
         "account_sid": a,
         "api_version": "2010-04-01",
         "callback_method": "POST",
-        "callback_url": "https://example.com/usage-trigger/%s" % hexn(sid, n=8),
+        "callback_url": f"https://example.com/usage-trigger/{hexn(sid, n=8)}",
         "current_value": str(r.randint(0, 500)),
         "date_created": rfc2822(ts),
         "date_fired": None,
         "date_updated": rfc2822(ts),
-        "friendly_name": "trigger-%s" % cat,
+        "friendly_name": f"trigger-{cat}",
         "recurring": r.choice(["daily", "monthly", "yearly"]),
         "sid": sid,
         "trigger_by": "price" if cat == "totalprice" else "count",
@@ -935,7 +950,7 @@ _ALERTS = [
 ]
 
 
-def gen_alerts(st: Store, i: int, sid: str, ts: int, r: random.Random, cap: int | None = None) -> dict:
+def gen_alerts(st: Store, i: int, sid: str, ts: int, r: random.Random, *, cap: int | None = None) -> Record:
     a = st.acct.sid
     code, level, _, text = _ALERTS[r.randrange(len(_ALERTS))]
     on_msg = code in ("11200", "30003")
@@ -971,7 +986,7 @@ _NOTIFICATIONS = [
 ]
 
 
-def gen_notifications(st: Store, i: int, sid: str, ts: int, r: random.Random, cap: int | None = None) -> dict:
+def gen_notifications(st: Store, i: int, sid: str, ts: int, r: random.Random, *, cap: int | None = None) -> Record:
     a = st.acct.sid
     code, log, on_call, url, msg = _NOTIFICATIONS[r.randrange(len(_NOTIFICATIONS))]
     call = (_ref_sid(st, "calls", ts) or "CA" + hexn(sid, "call")) if on_call else None
@@ -1001,7 +1016,7 @@ def gen_notifications(st: Store, i: int, sid: str, ts: int, r: random.Random, ca
 _SIP_PLACES = ("scranton", "stamford", "nashua", "utica", "akron", "yonkers", "buffalo", "camden")
 
 
-def gen_sip_domains(st: Store, i: int, sid: str, ts: int, r: random.Random, cap: int | None = None) -> dict:
+def gen_sip_domains(st: Store, i: int, sid: str, ts: int, r: random.Random, *, cap: int | None = None) -> Record:
     a = st.acct.sid
     place = _SIP_PLACES[r.randrange(len(_SIP_PLACES))]
     base = f"{V}/Accounts/{a}/SIP/Domains/{sid}"
@@ -1034,7 +1049,9 @@ def gen_sip_domains(st: Store, i: int, sid: str, ts: int, r: random.Random, cap:
     }
 
 
-def gen_sip_credential_lists(st: Store, i: int, sid: str, ts: int, r: random.Random, cap: int | None = None) -> dict:
+def gen_sip_credential_lists(
+    st: Store, i: int, sid: str, ts: int, r: random.Random, *, cap: int | None = None
+) -> Record:
     a = st.acct.sid
     base = f"{V}/Accounts/{a}/SIP/CredentialLists/{sid}"
     return {
@@ -1060,7 +1077,7 @@ def parent_sid_for(st: Store, i: int, ts: int) -> str | None:
 _USERS = ("alice", "bob", "carol", "dave", "erin", "frank", "frontdesk", "lobby", "conf-room")
 
 
-def gen_sip_credentials(st: Store, i: int, sid: str, ts: int, r: random.Random, cap: int | None = None) -> dict:
+def gen_sip_credentials(st: Store, i: int, sid: str, ts: int, r: random.Random, *, cap: int | None = None) -> Record:
     a = st.acct.sid
     cl = parent_sid_for(st, i, ts)
     return {
@@ -1070,13 +1087,13 @@ def gen_sip_credentials(st: Store, i: int, sid: str, ts: int, r: random.Random, 
         "date_updated": rfc2822(ts),
         "sid": sid,
         "uri": f"{V}/Accounts/{a}/SIP/CredentialLists/{cl}/Credentials/{sid}.json",
-        "username": "%s-%s" % (_USERS[r.randrange(len(_USERS))], hexn(sid, "user", n=4)),
+        "username": f"{_USERS[r.randrange(len(_USERS))]}-{hexn(sid, 'user', n=4)}",
     }
 
 
 def gen_sip_ip_access_control_lists(
-    st: Store, i: int, sid: str, ts: int, r: random.Random, cap: int | None = None
-) -> dict:
+    st: Store, i: int, sid: str, ts: int, r: random.Random, *, cap: int | None = None
+) -> Record:
     a = st.acct.sid
     base = f"{V}/Accounts/{a}/SIP/IpAccessControlLists/{sid}"
     return {
@@ -1090,7 +1107,7 @@ def gen_sip_ip_access_control_lists(
     }
 
 
-def gen_sip_ip_addresses(st: Store, i: int, sid: str, ts: int, r: random.Random, cap: int | None = None) -> dict:
+def gen_sip_ip_addresses(st: Store, i: int, sid: str, ts: int, r: random.Random, *, cap: int | None = None) -> Record:
     a = st.acct.sid
     acl = parent_sid_for(st, i, ts)
     net = r.choice(["192.0.2", "198.51.100", "203.0.113"])  # documentation ranges (RFC 5737)
@@ -1109,7 +1126,7 @@ def gen_sip_ip_addresses(st: Store, i: int, sid: str, ts: int, r: random.Random,
     }
 
 
-def gen_short_codes(st: Store, i: int, sid: str, ts: int, r: random.Random, cap: int | None = None) -> dict:
+def gen_short_codes(st: Store, i: int, sid: str, ts: int, r: random.Random, *, cap: int | None = None) -> Record:
     code = str(r.randint(20000, 99999) if r.random() < 0.8 else r.randint(200000, 999999))
     return {
         "account_sid": st.acct.sid,
@@ -1127,12 +1144,18 @@ def gen_short_codes(st: Store, i: int, sid: str, ts: int, r: random.Random, cap:
     }
 
 
-def gen_signing_keys(st: Store, i: int, sid: str, ts: int, r: random.Random, cap: int | None = None) -> dict:
+def gen_signing_keys(st: Store, i: int, sid: str, ts: int, r: random.Random, *, cap: int | None = None) -> Record:
     name = r.choice(["webhooks", "video tokens", "client tokens", "ci"])
     return {"sid": sid, "friendly_name": name, "date_created": rfc2822(ts), "date_updated": rfc2822(ts)}
 
 
-GENERATORS: dict[str, Callable[..., dict]] = {
+class Generator(Protocol):
+    """gen(store, i, sid, ts, r, cap=None) -> record; ``ts`` is the primary sort timestamp."""
+
+    def __call__(self, st: Store, i: int, sid: str, ts: int, r: random.Random, *, cap: int | None = None) -> Record: ...
+
+
+GENERATORS: dict[str, Generator] = {
     "messages": gen_messages,
     "calls": gen_calls,
     "recordings": gen_recordings,
@@ -1160,7 +1183,7 @@ GENERATORS: dict[str, Callable[..., dict]] = {
 # ====================================================================== children
 
 
-def gen_media(msg: dict, j: int) -> dict:
+def gen_media(msg: Record, j: int) -> Record:
     a = msg["account_sid"]
     msid = msg["sid"]
     sid = "ME" + hexn(msid, "media", j)
@@ -1177,7 +1200,7 @@ def gen_media(msg: dict, j: int) -> dict:
     }
 
 
-def n_participants(conf: dict) -> int:
+def n_participants(conf: Record) -> int:
     st = conf.get("status")
     h = int(hexn(conf["sid"], "np", n=4), 16)
     if st == "in-progress":
@@ -1187,7 +1210,7 @@ def n_participants(conf: dict) -> int:
     return 0
 
 
-def gen_participant(conf: dict, j: int) -> dict:
+def gen_participant(conf: Record, j: int) -> Record:
     a = conf["account_sid"]
     csid = conf["sid"]
     call = "CA" + hexn(csid, "participant", j)
@@ -1196,7 +1219,7 @@ def gen_participant(conf: dict, j: int) -> dict:
     return {
         "account_sid": a,
         "call_sid": call,
-        "label": None if h % 3 else "agent-%d" % (j + 1),
+        "label": None if h % 3 else f"agent-{j + 1}",
         "conference_sid": csid,
         "date_created": rfc2822(created),
         "date_updated": rfc2822(created + (h % 30)),
@@ -1212,14 +1235,14 @@ def gen_participant(conf: dict, j: int) -> dict:
     }
 
 
-def queue_member(queue: dict, j: int, anchor: int) -> tuple[str, int]:
+def queue_member(queue: Record, j: int, anchor: int) -> tuple[str, int]:
     """(call_sid, date_enqueued) of the ``j``-th caller waiting in a queue at ``anchor`` (longest waiting first)."""
     h = int(hexn(queue["sid"], "waiting", n=6), 16)
     waited = 30 + h % 600 - 40 * j  # earlier callers have waited longer
     return "CA" + hexn(queue["sid"], "member", j), anchor - max(5, waited)
 
 
-def member_record(acct_sid: str, queue_sid: str, call_sid: str, enqueued: int, position: int, now: int) -> dict:
+def member_record(acct_sid: str, queue_sid: str, call_sid: str, *, enqueued: int, position: int, now: int) -> Record:
     return {
         "call_sid": call_sid,
         "date_enqueued": rfc2822(enqueued),
@@ -1260,14 +1283,14 @@ _DEP_KEYS = [
 ]
 
 
-def dependent_from_incoming(pn: dict) -> dict:
+def dependent_from_incoming(pn: Record) -> Record:
     d = {k: pn.get(k) for k in _DEP_KEYS}
     caps = pn.get("capabilities") or {}
     d["capabilities"] = {"Voice": bool(caps.get("voice")), "SMS": bool(caps.get("sms")), "MMS": bool(caps.get("mms"))}
     return d
 
 
-def available_numbers(seed: Any, country: str, typ: str, count: int) -> list[dict]:
+def available_numbers(seed: Any, country: str, typ: str, count: int) -> list[Record]:
     r = random.Random(h64(seed, "available", country, typ))
     out = []
     nanp = country in ("US", "CA")
@@ -1275,7 +1298,7 @@ def available_numbers(seed: Any, country: str, typ: str, count: int) -> list[dic
         if nanp:
             if typ == "toll_free":
                 prefix = r.choice(["800", "833", "844", "855", "866", "877", "888"])
-                num = "+1%s%03d%04d" % (prefix, r.randint(200, 999), r.randint(0, 9999))
+                num = f"+1{prefix}{r.randint(200, 999):03d}{r.randint(0, 9999):04d}"
                 rec = dict(
                     friendly_name=fmt_us(num),
                     phone_number=num,
@@ -1289,7 +1312,7 @@ def available_numbers(seed: Any, country: str, typ: str, count: int) -> list[dic
                 )
             else:
                 c = _US_CITIES[r.randrange(len(_US_CITIES))] if country == "US" else _TORONTO
-                num = "+1%s%03d%04d" % (c[6], r.randint(200, 999), r.randint(0, 9999))
+                num = f"+1{c[6]}{r.randint(200, 999):03d}{r.randint(0, 9999):04d}"
                 rec = dict(
                     friendly_name=fmt_us(num),
                     phone_number=num,
@@ -1303,7 +1326,7 @@ def available_numbers(seed: Any, country: str, typ: str, count: int) -> list[dic
                 )
         elif country == "GB":
             if typ == "mobile":
-                num = "+447%03d%06d" % (r.randint(400, 999), r.randint(0, 999999))
+                num = f"+447{r.randint(400, 999):03d}{r.randint(0, 999999):06d}"
                 rec = dict(
                     friendly_name=num,
                     phone_number=num,
@@ -1316,7 +1339,7 @@ def available_numbers(seed: Any, country: str, typ: str, count: int) -> list[dic
                     postal_code=None,
                 )
             else:
-                num = "+4420%04d%04d" % (r.randint(0, 9999), r.randint(0, 9999))
+                num = f"+4420{r.randint(0, 9999):04d}{r.randint(0, 9999):04d}"
                 rec = dict(
                     friendly_name=num,
                     phone_number=num,
@@ -1329,7 +1352,7 @@ def available_numbers(seed: Any, country: str, typ: str, count: int) -> list[dic
                     postal_code=None,
                 )
         else:
-            num = "+4930%08d" % r.randint(0, 99999999)
+            num = f"+4930{r.randint(0, 99999999):08d}"
             rec = dict(
                 friendly_name=num,
                 phone_number=num,
@@ -1361,7 +1384,7 @@ def available_numbers(seed: Any, country: str, typ: str, count: int) -> list[dic
     return out
 
 
-def country_record(acct_sid: str, code: str, name: str, types: dict) -> dict:
+def country_record(acct_sid: str, code: str, name: str, types: Record) -> Record:
     base = f"{V}/Accounts/{acct_sid}/AvailablePhoneNumbers/{code}"
     return {
         "country_code": code,
