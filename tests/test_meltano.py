@@ -7,14 +7,17 @@ to point at the repo root), so nothing is written into the working tree.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +32,9 @@ from test_postgres_e2e import (
     requires_pg,
     stream_info,
 )
-
 from twilio_sandbox import Sandbox
+
+from tap_twilio.dates import to_iso
 
 pytestmark = requires_pg
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,9 +54,9 @@ def _meltano_version(meltano: Path) -> str | None:
     return proc.stdout.strip().rsplit(" ", 1)[-1] if proc.returncode == 0 else None
 
 
-@pytest.fixture(scope="module")
-def meltano() -> Path:
-    """The meltano executable of the cached virtualenv (created here if missing: ~30 s once)."""
+@functools.cache
+def meltano_executable() -> Path:
+    """The meltano executable of the cached virtualenv (created here if missing: ~30 s once per machine)."""
     exe = MELTANO_VENV / "bin" / "meltano"
     if _meltano_version(exe) != MELTANO_VERSION:
         if not (MELTANO_VENV / "bin" / "python").exists():
@@ -69,9 +73,8 @@ def meltano() -> Path:
     return exe
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the repository's files (tracked and new, not ignored): meltano.yml at its root."""
+def copy_project(dest: Path) -> Path:
+    """Copy the repository's files (tracked and new, not ignored) to dest: meltano.yml at its root."""
     listed = (
         subprocess.run(
             ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
@@ -82,7 +85,6 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         .stdout.decode()
         .split("\0")
     )
-    dest = tmp_path_factory.mktemp("meltano-project")
     for name in filter(None, listed):
         source = ROOT / name
         if source.is_file():
@@ -90,6 +92,18 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
             shutil.copy2(source, dest / name)
     assert (dest / "meltano.yml").exists() and (dest / "pyproject.toml").exists()
     return dest
+
+
+@pytest.fixture(scope="module")
+def meltano() -> Path:
+    """Meltano 4.4.1, one virtualenv for the whole session (and across sessions)."""
+    return meltano_executable()
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the repository's files: meltano.yml at its root."""
+    return copy_project(tmp_path_factory.mktemp("meltano-project"))
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +191,8 @@ def meltano_run(meltano: Path, project: Path, sb: Sandbox, tap: str, schema: str
 def state_of(meltano: Path, project: Path, sb: Sandbox, state_id: str) -> dict[str, Any]:
     proc = melt(meltano, project, sb, "state", "get", state_id)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout)["singer_state"]
+    state: dict[str, Any] = json.loads(proc.stdout)["singer_state"]
+    return state
 
 
 def state_ids(meltano: Path, project: Path, sb: Sandbox) -> set[str]:
@@ -269,3 +284,75 @@ def test_meltano_shards_sync_disjoint_accounts(
     assert_rows_match(schema, sb, streams, config["start_date"])
     by_account = dict(pg_query(f'SELECT account_sid, count(*) FROM "{schema}".messages GROUP BY 1'))
     assert set(by_account) == set(sb.account_sids)
+
+
+def env_values(sb: Sandbox) -> dict[str, str]:
+    """A non-default value for every tap setting, as the text of an environment variable."""
+    config = sb.tap_config()
+    key_sid, key_secret = sb.api_keys["main"]
+    return {
+        "account_sid": sb.main_account_sid,
+        "auth_token": sb.main_auth_token,
+        "api_key_sid": key_sid,  # an API key wins over the auth token
+        "api_key_secret": key_secret,
+        "start_date": config["start_date"],
+        "date_window_days": "7",
+        "lookback_days": "0.5",
+        "account_sids": json.dumps(sb.account_sids[:2]),
+        "region": "ie1",  # api_url wins over region and edge
+        "edge": "dublin",
+        "max_concurrency": "3",
+        "page_size": "500",
+        "max_retries": "2",
+        "backoff_base_seconds": "0.01",
+        "backoff_max_seconds": "0.05",
+        "request_timeout_seconds": "30.5",
+        "connect_timeout_seconds": "5.5",
+        "api_url": sb.url,
+        "monitor_url": sb.url,
+        "user_agent": "tap-twilio-env-test/1.0",
+    }
+
+
+def test_every_setting_can_come_from_the_environment(meltano: Path, installed: Path, sb: Sandbox) -> None:
+    """Meltano 4.4.1 hands every TAP_TWILIO_* variable to the tap (no Decimal crash) and the tap runs with them."""
+    text = (installed / "meltano.yml").read_text()
+    tap_settings = text[text.index("- name: tap-twilio\n") : text.index("    select:")]
+    kinds = dict(re.findall(r"- \{name: (\w+), kind: (\w+)", tap_settings))
+    values = env_values(sb)
+    assert set(values) == set(kinds), "every setting of meltano.yml gets a value here"
+    assert "decimal" not in kinds.values(), "kind: decimal crashes Meltano 4.4.1 when set from the environment"
+    env = {f"TAP_TWILIO_{name.upper()}": value for name, value in values.items()}
+
+    proc = melt(meltano, installed, sb, "--environment=sandbox", "invoke", "--dump=config", "tap-twilio", env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    config = json.loads(proc.stdout)
+    for name, text in values.items():
+        got = config[name]
+        if kinds[name] == "integer":
+            assert got == int(text) and isinstance(got, int), (name, got)
+        elif kinds[name] == "array":
+            assert got == json.loads(text), (name, got)
+        elif kinds[name] == "date_iso8601":
+            assert to_iso(str(got)) == to_iso(text), (name, got)
+        elif name == "lookback_days" or name.endswith("_seconds"):
+            assert Decimal(str(got)) == Decimal(text), (name, got)  # a numeric string the tap reads as a number
+        else:
+            assert got == text, (name, got)
+
+    # the tap accepts them all and syncs (accounts only: TAP_TWILIO__SELECT is Meltano's `select` extra)
+    sb.reset_stats()
+    run = melt(
+        meltano,
+        installed,
+        sb,
+        "--environment=sandbox",
+        "invoke",
+        "tap-twilio",
+        env={**env, "TAP_TWILIO__SELECT": '["accounts.*"]'},
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    records = [json.loads(line) for line in run.stdout.splitlines() if line.startswith('{"type":"RECORD"')]
+    assert sorted(r["record"]["sid"] for r in records) == sorted(sb.account_sids[:2])
+    assert "auth_token" not in {k for r in records for k in r["record"]}
+    assert any("PageSize=500" in path for _, path in sb.stats.requests), sb.stats.requests[:5]

@@ -1,0 +1,245 @@
+"""The README's walkthroughs, run by bash as written, as a user would, so the README cannot drift.
+
+Each block follows an HTML comment `<!-- walkthrough: NAME -->`. They run in a fresh copy of the project:
+
+* `meltano` with Meltano 4.4.1 (one virtualenv for the session, shared with test_meltano.py; the block's own
+  `pip install meltano==4.4.1` finds it installed) and nothing else on PATH: `meltano install` builds the tap, the
+  loaders and the sandbox utility from meltano.yml; the sandbox runs on a free port instead of 8765.
+* `meltano-prod` with the three variables the README asks for pointing at a sandbox and the local PostgreSQL, plus
+  TAP_TWILIO_API_URL/MONITOR_URL (the only additions: a real account is not reachable from a test).
+* `stitch` in a fresh virtualenv with `pip install . meltanolabs-target-postgres==0.8.1`, as the README says.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import FAST_RETRIES, discover
+from test_meltano import NOT_IN_MELTANO_YML, copy_project, meltano_executable
+from test_postgres_e2e import (
+    SQLALCHEMY_URL,
+    assert_rows_match,
+    pg_connect,
+    pg_query,
+    requires_pg,
+    stream_info,
+)
+from twilio_sandbox import Sandbox
+
+ROOT = Path(__file__).resolve().parent.parent
+MARKER = re.compile(r"<!-- walkthrough: (?P<name>[\w-]+) -->\n+```bash\n(?P<body>.*?)\n```", re.S)
+STRIPPED = ("TAP_TWILIO", "TARGET_", "MELTANO_", "VIRTUAL_ENV", "TWILIO_", "WAREHOUSE_URL")
+
+
+def walkthroughs() -> dict[str, str]:
+    """name -> the bash block below `<!-- walkthrough: name -->` in README.md."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    found = [(m["name"], m["body"]) for m in MARKER.finditer(text)]
+    assert len(found) == text.count("<!-- walkthrough:"), "every walkthrough marker is followed by a ```bash block"
+    blocks = dict(found)
+    assert len(blocks) == len(found), "walkthrough names are unique"
+    return blocks
+
+
+def walkthrough(name: str) -> str:
+    """One README walkthrough block, verbatim."""
+    return walkthroughs()[name]
+
+
+def test_the_readme_marks_its_walkthroughs() -> None:
+    assert set(walkthroughs()) == {"meltano", "meltano-prod", "stitch"}
+
+
+# --- running a block ------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def user_env(bin_dir: Path, **extra: str) -> dict[str, str]:
+    """The caller's environment without this venv, tap/target/Meltano variables; bin_dir first on PATH."""
+    here = str(Path(sys.executable).parent)
+    path = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p != here]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(STRIPPED)}
+    env.update(PATH=os.pathsep.join([str(bin_dir), *path]), VIRTUAL_ENV=str(bin_dir.parent), **extra)
+    return env
+
+
+def run_block(script: str, cwd: Path, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """bash -e, in its own process group, killed whole afterwards (the block's background sandbox included)."""
+    with subprocess.Popen(
+        ["bash", "-c", f"set -euo pipefail\n{script}"],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    ) as proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            stdout, stderr = proc.communicate()
+            pytest.fail(f"walkthrough timed out after {timeout}s:\n{stderr[-3000:]}")
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
+def last_json(stdout: str) -> dict[str, Any]:
+    line = next(line for line in reversed(stdout.splitlines()) if line.startswith("{"))
+    value: dict[str, Any] = json.loads(line)
+    return value
+
+
+# --- the walkthroughs -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def schema() -> Iterator[str]:
+    name = f"tap_twilio_readme_{uuid.uuid4().hex[:10]}"
+    yield name
+    with pg_connect() as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+def partition_accounts(state: dict[str, Any], stream: str) -> set[str]:
+    return {p["context"]["account_sid"] for p in state["bookmarks"][stream]["partitions"]}
+
+
+@requires_pg
+def test_meltano_walkthrough(tmp_path: Path, schema: str) -> None:
+    meltano = meltano_executable()
+    project = copy_project(tmp_path / "project")
+    script = walkthrough("meltano")
+    assert script.count("--port 8765") == 1
+    script = script.replace("--port 8765", f"--port {free_port()}")  # never collide with a running demo
+
+    proc = run_block(script, project, user_env(meltano.parent, TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA=schema))
+    assert proc.returncode == 0, f"{proc.stdout[-2000:]}\n{proc.stderr[-5000:]}"
+
+    exports = dict(
+        line.removeprefix("export ").split("=", 1) for line in (project / "sandbox.env").read_text().splitlines()
+    )
+    assert set(exports) >= {"TAP_TWILIO_ACCOUNT_SID", "TAP_TWILIO_AUTH_TOKEN", "TAP_TWILIO_API_URL"}
+    state = last_json(proc.stdout)["singer_state"]  # what `meltano state get` printed
+    accounts = partition_accounts(state, "messages")
+    assert exports["TAP_TWILIO_ACCOUNT_SID"] in accounts and len(accounts) == 3  # main + 2 subaccounts
+    for stream in ("calls", "usage_records", "addresses"):
+        assert partition_accounts(state, stream) == accounts, stream
+    loaded = dict(pg_query(f'SELECT account_sid, count(*) FROM "{schema}".messages GROUP BY 1'))
+    assert set(loaded) == accounts and all(loaded.values())
+    assert pg_query(f'SELECT count(*) FROM "{schema}".accounts')[0][0] == len(accounts)
+
+
+@requires_pg
+def test_meltano_prod_walkthrough(tmp_path: Path, schema: str) -> None:
+    meltano = meltano_executable()
+    project = copy_project(tmp_path / "project")
+    with Sandbox(seed=13, days=20) as sb:  # stands in for a real account
+        env = user_env(
+            meltano.parent,
+            TWILIO_ACCOUNT_SID=sb.main_account_sid,
+            TWILIO_AUTH_TOKEN=sb.main_auth_token,
+            WAREHOUSE_URL=SQLALCHEMY_URL,
+            TAP_TWILIO_API_URL=sb.url,
+            TAP_TWILIO_MONITOR_URL=sb.url,
+            TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA=schema,
+        )
+        install = run_block("meltano install", project, env)  # "after meltano install as above"
+        assert install.returncode == 0, install.stderr[-3000:]
+        proc = run_block(walkthrough("meltano-prod"), project, env)
+        assert proc.returncode == 0, f"{proc.stdout[-2000:]}\n{proc.stderr[-5000:]}"
+
+        # the account SID went into meltano.yml's prod environment, the secrets into .env only
+        meltano_yml = (project / "meltano.yml").read_text()
+        assert sb.main_account_sid in meltano_yml
+        assert sb.main_auth_token not in meltano_yml and SQLALCHEMY_URL not in meltano_yml.split("- name: prod")[1]
+        dotenv = (project / ".env").read_text()
+        assert sb.main_auth_token in dotenv and SQLALCHEMY_URL in dotenv
+        assert sb.main_auth_token not in proc.stdout + proc.stderr  # `config list` redacts it
+
+        state = last_json(proc.stdout)["singer_state"]
+        assert partition_accounts(state, "messages") == set(sb.account_sids)
+        config = sb.tap_config(**FAST_RETRIES)
+        streams = {s: i for s, i in stream_info(discover(tmp_path, config)).items() if s not in NOT_IN_MELTANO_YML}
+        assert_rows_match(schema, sb, streams, "2025-01-01T00:00:00Z")
+
+
+@pytest.fixture(scope="session")
+def stitch_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh virtualenv with `pip install . meltanolabs-target-postgres==0.8.1` from a copy of the project."""
+    project = copy_project(tmp_path_factory.mktemp("stitch-project"))
+    venv = tmp_path_factory.mktemp("stitch-venv")
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    proc = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            str(project),
+            "meltanolabs-target-postgres==0.8.1",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return venv / "bin"
+
+
+@requires_pg
+def test_stitch_walkthrough(tmp_path: Path, schema: str, stitch_venv: Path) -> None:
+    with Sandbox(seed=14, days=15) as sb:
+        work = tmp_path / "job"
+        work.mkdir()
+        config = sb.tap_config(**FAST_RETRIES)
+        (work / "config.json").write_text(json.dumps(config))
+        (work / "target.json").write_text(
+            json.dumps({"sqlalchemy_url": SQLALCHEMY_URL, "default_target_schema": schema})
+        )
+        env = user_env(stitch_venv)
+        first = run_block(walkthrough("stitch"), work, env)
+        assert first.returncode == 0, first.stderr[-5000:]
+        catalog = json.loads((work / "catalog.json").read_text())
+        state1 = json.loads((work / "state.json").read_text())
+        assert partition_accounts(state1, "messages") == set(sb.account_sids)
+        streams = stream_info(catalog)
+        assert_rows_match(schema, sb, streams, config["start_date"])
+
+        # the same block again: no new discovery, the state moves on
+        sb.add_record("messages", sb.main_account_sid)
+        second = run_block(walkthrough("stitch"), work, env)
+        assert second.returncode == 0, second.stderr[-5000:]
+        assert json.loads((work / "catalog.json").read_text()) == catalog
+        state2 = json.loads((work / "state.json").read_text())
+        assert state2 != state1 and partition_accounts(state2, "messages") == set(sb.account_sids)
+        assert_rows_match(schema, sb, streams, config["start_date"])
+
+        # a wrong auth token: the state stays, the block fails
+        good = (work / "state.json").read_bytes()
+        (work / "config.json").write_text(json.dumps({**config, "auth_token": "0" * 32}))
+        failed = run_block(walkthrough("stitch"), work, env)
+        assert failed.returncode != 0
+        assert (work / "state.json").read_bytes() == good
