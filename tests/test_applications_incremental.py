@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 
 from conftest import FAST_RETRIES, discover, run_tap, select
-
 from twilio_sandbox import Sandbox
 
 
