@@ -29,7 +29,7 @@ from test_postgres_e2e import (
     stream_info,
 )
 from test_readme_walkthroughs import walkthrough
-from twilio_sandbox import Sandbox
+from twilio_sandbox import Faults, Sandbox, ScriptedFault
 
 STREAMS = {"accounts", "messages", "message_media", "calls", "usage_records"}
 SAVE_STATE = str(BIN / "tap-twilio-save-state")
@@ -97,6 +97,21 @@ def test_stitch_style_pipe_keeps_the_last_good_state(
     (work / "target.json").write_text(json.dumps(bad_target))
     failed_run(work, good)
     (work / "target.json").write_text(json.dumps(pg_target_config(pg_schema)))
+
+    # the tap fails half-way (one subaccount's calls keep answering 503): the target commits what it received and
+    # prints its state, which is saved (a resume point that is never behind the last good state); the pipe fails
+    sub = sandbox.account_sids[1]
+    sandbox.faults = Faults(scripted=[ScriptedFault(f"{sub}/Calls.json", "503", times=100)])
+    (work / "config.json").write_text(json.dumps({**config, "max_retries": 1}))
+    half = run_recipe(work)
+    assert half.returncode != 0 and "Sync failed" in half.stderr, half.stderr[-3000:]
+    assert "tap-twilio-save-state: wrote state.json" in half.stderr
+    partial = json.loads((work / "state.json").read_text())
+    for stream in ("messages", "calls", "usage_records"):
+        old, new = bookmarks_by_account(state1, stream), bookmarks_by_account(partial, stream)
+        assert all(new.get(a, "") >= old[a] for a in old), (stream, old, new)
+    sandbox.faults = Faults()
+    (work / "config.json").write_text(json.dumps(config))
 
     updated, added = change_messages(sandbox)
     state2 = good_run(work)
