@@ -1,38 +1,35 @@
-"""TwilioStream: auth, paging, dates, windows, concurrency and state for every Twilio list."""
+"""TwilioStream: one base for every Twilio list. SDK hooks, conversion, windows and checkpoints."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import queue
-import threading
 import time
-from collections import deque
-from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import urljoin
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from singer_sdk import RESTStream, SchemaDirectory, StreamSchema
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
-from singer_sdk.streams.rest import HTTPRequest, PageContext
+from singer_sdk.streams.rest import PageContext
 from typing_extensions import override
 
 from tap_twilio.dates import DAY_CACHE, format_iso, parse_iso, to_iso
 from tap_twilio.http import ACCESS_STATUSES, Page, TwilioAPIError, TwilioError
-from tap_twilio.pagination import TwilioPaginator
+from tap_twilio.pagination import follow_pages
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Hashable, Iterable, Iterator
+    from concurrent.futures import Future
 
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context, Record
 
-    from tap_twilio.tap import TapTwilio
+    from tap_twilio.run import SyncRun
 
 
 def _schema_dir() -> Any:
@@ -44,135 +41,57 @@ def _schema_dir() -> Any:
 
 
 SCHEMAS = SchemaDirectory(_schema_dir())
-PAGES_AHEAD = 2  # pages a list may buffer ahead of the writer: memory stays flat
-DAY = dt.timedelta(days=1)
 ALERT_RETENTION = dt.timedelta(days=30)  # Monitor keeps 30 days
 MESSAGE_RETENTION = dt.timedelta(days=400)  # messages/recordings older than 400 days answer 20004
-_DONE = object()
-_MISSING = object()
 NUMBER_CACHE_MAX = 20_000
+WHOLE_STREAM = "*"  # the "account" of a stream that is not read per account
+_MISSING = object()
+_BYPASSED = (
+    "TwilioStream does not use the SDK's request path: requests go through SyncRun.client_for "
+    "(credentials per account, retries, limits) and pagination.follow_pages"
+)
 
 
-@dataclass(slots=True)
+def _bypassed(*_: Any, **__: Any) -> NoReturn:
+    raise NotImplementedError(_BYPASSED)
+
+
+@dataclass(frozen=True, slots=True)
 class Window:
     """A half-open time range [start, end) read as one unit, then checkpointed."""
 
     start: dt.datetime
     end: dt.datetime
-    start_iso: str = ""
-    end_iso: str = ""
 
-    def __post_init__(self) -> None:
-        """ISO strings compare like the emitted values."""
-        self.start_iso, self.end_iso = format_iso(self.start), format_iso(self.end)
+    @property
+    def start_iso(self) -> str:
+        """Start in the emitted format (string order is time order)."""
+        return format_iso(self.start)
+
+    @property
+    def end_iso(self) -> str:
+        """End in the emitted format."""
+        return format_iso(self.end)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Unit:
-    """Lists read together before a checkpoint: one window of one account (one list per param set)."""
+    """Lists read together before a checkpoint: one window of one partition (one list per param set)."""
 
     context: dict[str, Any]
     window: Window | None
-    params: list[dict[str, Any]]
+    lists: tuple[tuple[Hashable, dict[str, Any]], ...]  # (pipeline key, first-page params)
     last: bool  # the partition's final unit
 
 
-@dataclass(slots=True)
-class Chain:
-    """One paged list, fetched by a worker into a small queue the writer drains in order."""
-
-    stream: TwilioStream
-    unit: Unit
-    params: dict[str, Any]
-    cancel: threading.Event  # the whole run's
-    stop: threading.Event = field(default_factory=threading.Event)  # this list's
-    pages: queue.Queue[Any] = field(default_factory=lambda: queue.Queue(PAGES_AHEAD))
-
-    def run(self) -> None:
-        """Worker side: fetch every page, blocking while the writer is behind."""
-        try:
-            for page in self.stream.iter_pages(self.unit.context, self.params):
-                if not self._put(page):
-                    return
-            self._put(_DONE)
-        except BaseException as exc:  # handed to the writer thread
-            self._put(exc)
-
-    def _put(self, item: object) -> bool:
-        while not (self.stop.is_set() or self.cancel.is_set()):
-            try:
-                self.pages.put(item, timeout=0.2)
-            except queue.Full:
-                continue
-            return True
-        return False
-
-    def take(self) -> Iterator[Page]:
-        """Writer side: the pages in order."""
-        while True:
-            try:
-                item = self.pages.get(timeout=0.2)
-            except queue.Empty:
-                if self.cancel.is_set():
-                    msg = "sync cancelled"
-                    raise TwilioError(msg) from None
-                continue
-            if item is _DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-
-class Pipeline:
-    """Runs the lists of a stream's partitions a few at a time, yielding pages in plan order."""
-
-    def __init__(self, stream: TwilioStream, units: Iterator[Unit]) -> None:
-        """Nothing is fetched until pages are asked for."""
-        self.tap = stream.tap
-        self._chains = (Chain(stream, unit, params, self.tap.cancel) for unit in units for params in unit.params)
-        self._pending: deque[Chain] = deque()
-        self._exhausted = False
-
-    def _fill(self) -> None:
-        while not self._exhausted and len(self._pending) < self.tap.max_concurrency:
-            chain = next(self._chains, None)
-            if chain is None:
-                self._exhausted = True
-                return
-            self.tap.list_executor.submit(chain.run)
-            self._pending.append(chain)
-
-    def next_context(self) -> dict[str, Any] | None:
-        """Context of the next list to be read, or None when all are read."""
-        self._fill()
-        return self._pending[0].unit.context if self._pending else None
-
-    def units_of(self, context: dict[str, Any]) -> Iterator[tuple[Unit, Iterator[Page] | None]]:
-        """(unit, pages) for each list of this context; (unit, None) once a unit is complete."""
-        while self.next_context() == context:
-            chain = self._pending.popleft()
-            self._fill()
-            yield chain.unit, chain.take()
-            nxt = self._pending[0] if self._pending else None
-            if nxt is None or nxt.unit is not chain.unit:
-                yield chain.unit, None
-
-    def discard(self, context: dict[str, Any]) -> None:
-        """Stop the remaining lists of a partition that is being skipped."""
-        while self.next_context() == context:
-            self._pending.popleft().stop.set()
-
-    def close(self) -> None:
-        """Stop every list still running."""
-        for chain in self._pending:
-            chain.stop.set()
-        self._pending.clear()
-        self._exhausted = True
-
-
 class TwilioStream(RESTStream[Any]):
-    """A Twilio list; subclasses and ENDPOINTS rows declare only what differs."""
+    """A Twilio list; subclasses and ENDPOINTS rows declare only what differs.
+
+    The SDK's request path (requests_session, authenticator, validate_response, backoff_*, request_records,
+    parse_response, paginator) is bypassed on purpose: a sync reads many accounts, each product API with that
+    account's own credentials, with lists of several streams in flight at once. Requests go through the run
+    (`self.run.client_for`), pages through `follow_pages`, and those SDK hooks raise instead of being ignored.
+    """
 
     schema: ClassVar[StreamSchema] = StreamSchema(SCHEMAS)
     primary_keys: ClassVar[tuple[str, ...]] = ("sid",)
@@ -180,8 +99,9 @@ class TwilioStream(RESTStream[Any]):
     state_partitioning_keys: ClassVar[list[str] | None] = ["account_sid"]  # one bookmark per account
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE  # records are typed exactly in _convert
 
-    host: ClassVar[str] = "api"  # "api" (v2010) or "monitor" (Monitor v1)
+    product: ClassVar[str] = "api"  # Twilio product (host): api (2010 API), monitor, conversations, …
     list_key: ClassVar[str | None] = None  # key of the records in a page; defaults to name
+    page_size_max: ClassVar[int] = 1000  # Twilio rejects a larger PageSize on some lists
     date_filter: ClassVar[str | None] = None  # server-side filter, sent as X>=day and X<=day
     filter_field: ClassVar[str | None] = None  # record field that date_filter filters on
     filter_granularity: ClassVar[str] = "day"  # "day" (v2010), "timestamp" (Monitor), "date" (usage)
@@ -192,10 +112,24 @@ class TwilioStream(RESTStream[Any]):
     retention: ClassVar[dt.timedelta | None] = None  # Twilio answers errors for older filters
     missing_is_empty: ClassVar[bool] = False  # 404 means "nothing here", not an access problem
 
-    def __init__(self, tap: TapTwilio, *args: Any, **kwargs: Any) -> None:
-        """Precompute the per-record conversions from the schema."""
-        super().__init__(tap, *args, **kwargs)
-        self.tap: TapTwilio = tap
+    # the SDK request path this class does not use (see the class docstring)
+    authenticator = property(_bypassed)
+    requests_session = property(_bypassed)
+    validate_response = _bypassed
+    request_records = _bypassed
+    parse_response = _bypassed
+    get_new_paginator = _bypassed
+    backoff_wait_generator = _bypassed
+    backoff_max_tries = _bypassed
+    backoff_handler = _bypassed
+    backoff_runtime = _bypassed
+    request_decorator = _bypassed
+
+    def __init__(self, tap: Tap, run: SyncRun) -> None:
+        """Precompute the per-record conversions from the schema; register with the run."""
+        super().__init__(tap)
+        self.run = run
+        run.streams.append(self)
         props = self.schema["properties"]
         self._date_fields = tuple(k for k, v in props.items() if v.get("format") == "date-time")
         self._number_fields = tuple(
@@ -206,64 +140,54 @@ class TwilioStream(RESTStream[Any]):
         if self.parent_stream_type is not None and self.logger.getEffectiveLevel() == logging.INFO:
             # the SDK logs "Beginning sync" once per parent record (per message with media): keep INFO readable
             self.logger.setLevel(logging.WARNING)
-        self._pipeline: Pipeline | None = None
-        self._prefetched: dict[tuple[Any, ...], Future[list[Page]]] = {}
+        self._units: dict[Hashable, list[Unit]] = {}
+        self._prefetched: dict[Hashable, Future[list[Page]]] = {}
         self._schema_written = False
         self._bad_numbers: set[str] = set()
         self._numbers: dict[str, int | Decimal | None] = {}
-        self._skipped: dict[str, str] = {}
+        self._skipped: set[str] = set()
 
     # --- SDK hooks -----------------------------------------------------------------------
 
     @property
     @override
     def url_base(self) -> str:
-        return self.tap.monitor_url if self.host == "monitor" else f"{self.tap.api_url}/2010-04-01"
-
-    @override
-    def get_new_paginator(self) -> TwilioPaginator:
-        return TwilioPaginator()
-
-    @override
-    def get_http_request(self, *, page: PageContext[Any]) -> HTTPRequest:
-        request = super().get_http_request(page=page)
-        if token := page.next_page_token:
-            # next_page_uri carries every filter and the page token: follow it verbatim
-            root = self.tap.monitor_url if self.host == "monitor" else self.tap.api_url
-            request.url = urljoin(root + "/", token.geturl())
-            request.params = {}
-        return request
+        base = self.run.settings.base_url(self.product)
+        return f"{base}/2010-04-01" if self.product == "api" else base
 
     @override
     def get_url_params(self, context: Context | None, next_page_token: Any) -> dict[str, Any]:
         if self.single_object:
             return {}
-        return {"PageSize": self.tap.page_size, **self.extra_params}
+        return {"PageSize": min(self.run.settings.page_size, self.page_size_max), **self.extra_params}
 
     @property
     @override
     def partitions(self) -> list[dict[str, Any]] | None:
         if self.parent_stream_type or not self.per_account:
             return None
-        return [{"account_sid": sid} for sid in self.tap.synced_account_sids]
+        return [{"account_sid": sid} for sid in self.run.accounts.synced]
 
     @override
     def _write_schema_message(self) -> None:
-        # the SDK writes SCHEMA on every child sync; once per stream is enough for targets
+        # private SDK method: it writes SCHEMA on every child sync (per parent record); once per stream suffices
         if not self._schema_written:
             self._schema_written = True
             super()._write_schema_message()
 
     @override
     def _increment_stream_state(self, latest_record: Record, *, context: Context | None = None) -> None:
-        # bookmarks advance per completed window in _checkpoint, never per record
+        # private SDK method: bookmarks advance per completed window in _checkpoint, never per record, because
+        # Twilio lists are newest first and a mid-window bookmark would skip the window's older records
         return
 
     @override
     def _write_record_message(self, record: Record) -> None:
-        if self._lean:
-            # no stream map, flattening or column deselection: skip the SDK's per-record no-ops
-            self.tap.message_writer.write_record(self.name, record, self._stream_version)  # type: ignore[attr-defined]
+        # private SDK method: with no stream map, flattening or column deselection, the SDK's per-record
+        # message objects and no-op transforms cost more than the rest of the record path (PERFORMANCE-NOTES)
+        writer = self.run.writer
+        if writer is not None and self._lean:
+            writer.write_record(self.name, record, self._stream_version)
             self.state_manager.is_flushed = False
             return
         super()._write_record_message(record)
@@ -273,24 +197,39 @@ class TwilioStream(RESTStream[Any]):
         maps = self.stream_maps
         if len(maps) != 1 or type(maps[0]) is not SameRecordTransform or self.config.get("flattening_enabled"):
             return False
-        return all(self.mask.get(("properties", name), True) for name in self._properties)
+        return self.run.writer is not None and all(
+            self.mask.get(("properties", name), True) for name in self._properties
+        )
+
+    @override
+    def generate_child_contexts(self, record: Record, context: Context | None) -> Iterable[Context | None]:
+        if self._children_wanted:  # the SDK asks for every record, even with no child selected
+            child = self.get_child_context(record, context)
+            if child is not None:
+                yield child
+
+    @override
+    def get_child_context(self, record: Record, context: Context | None) -> Context | None:
+        return None  # a parent stream says which of its records have child lists worth requesting
 
     # --- fetching ------------------------------------------------------------------------
 
     def iter_pages(self, context: dict[str, Any], params: dict[str, Any]) -> Iterator[Page]:
         """Every page of one list (called from worker threads)."""
-        paginator = self.get_new_paginator()
-        first = True
-        while not paginator.finished:
-            request = self.get_http_request(page=PageContext(context, paginator.current_value))
-            if first:
-                request.params.update(params)
-                first = False
-            page = self.tap.client.get(request.url, request.params or None)
-            yield page
-            if self.single_object:
-                return
-            paginator.advance(page)  # type: ignore[arg-type]
+        account = context.get("account_sid")
+        client = self.run.client_for(account, self.product)
+        if client is None:
+            raise TwilioAPIError(401, self.path or "", None, f"no credentials of account {account} are known")
+        request = self.get_http_request(page=PageContext(context, None))
+        request.params.update(params)
+        root = self.run.settings.base_url(self.product)
+        pages = follow_pages(
+            client, request.url, request.params or None, root=root, headers=request.headers, label=self.name
+        )
+        if self.single_object:
+            yield next(pages)
+            return
+        yield from pages
 
     def records_of(self, page: Page) -> list[dict[str, Any]]:
         """The records of a page; a page without its list key is an error, not an empty list."""
@@ -345,10 +284,6 @@ class TwilioStream(RESTStream[Any]):
 
     # --- windows and state ---------------------------------------------------------------
 
-    def lookback(self) -> dt.timedelta:
-        """How far before the bookmark each run re-reads, for late status/price changes."""
-        return dt.timedelta(days=float(self.config.get("lookback_days", 3)))
-
     def bookmark(self, context: dict[str, Any] | None) -> tuple[str | None, bool]:
         """(bookmark, resuming): the partition's saved value, and whether a run stopped mid-way.
 
@@ -364,14 +299,15 @@ class TwilioStream(RESTStream[Any]):
 
         (Nothing predates an account, and usage lists answer 404 for days before it existed.)
         """
-        start = max(self.tap.start_date, self.tap.account_created(context.get("account_sid")))
+        run = self.run
+        start = max(run.start_date, run.accounts.created(context.get("account_sid")))
         value, resuming = self.bookmark(context)
         if value:
-            start = max(start, parse_iso(value) - (dt.timedelta(0) if resuming else self.lookback()))
+            start = max(start, parse_iso(value) - (dt.timedelta(0) if resuming else run.settings.lookback))
         if self.retention is not None:
-            floor = self.tap.sync_started_at - self.retention + dt.timedelta(hours=1)
+            floor = run.started_at - self.retention + dt.timedelta(hours=1)
             if start < floor:
-                self.tap.warn_once(
+                run.warn_once(
                     f"retention:{self.name}",
                     f"{self.name}: Twilio keeps {self.retention.days} days; reading from "
                     f"{format_iso(floor)} instead of {format_iso(start)}",
@@ -383,8 +319,8 @@ class TwilioStream(RESTStream[Any]):
 
     def windows(self, context: dict[str, Any]) -> list[Window]:
         """Half-open windows from start to the sync's start, split at UTC midnights."""
-        start, end = self.start_time(context), self.tap.sync_started_at
-        size = dt.timedelta(days=self.tap.date_window_days)
+        start, end = self.start_time(context), self.run.started_at
+        size = dt.timedelta(days=self.run.settings.date_window_days)
         result: list[Window] = []
         midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
         while start < end:
@@ -405,34 +341,66 @@ class TwilioStream(RESTStream[Any]):
             return {"StartDate": first, "EndDate": last}
         return {f"{name}>": first, f"{name}<": last}
 
-    def plan(self, context: dict[str, Any]) -> list[Unit]:
-        """The lists to read for one partition."""
-        if not self.date_filter:
-            return [Unit(context, None, [dict(p) for p in self.param_sets], last=True)]
-        windows = self.windows(context)
-        return [
-            Unit(context, w, [{**self.window_params(w), **p} for p in self.param_sets], last=i == len(windows) - 1)
-            for i, w in enumerate(windows)
-        ]
+    def units(self, context: dict[str, Any]) -> list[Unit]:
+        """The lists to read for one partition, computed once per run (the pipeline plans with the same keys)."""
+        ctx_key = tuple(sorted(context.items()))
+        units = self._units.get(ctx_key)
+        if units is None:
+            if self.run.done(self.tap_state, self.name, context.get("account_sid", WHOLE_STREAM)):
+                units = []  # the interrupted run this one resumes completed it
+            elif not self.date_filter:
+                units = [Unit(context, None, self._lists(ctx_key, None, [dict(p) for p in self.param_sets]), True)]
+            else:
+                windows = self.windows(context)
+                units = [
+                    Unit(
+                        context,
+                        w,
+                        self._lists(ctx_key, w, [{**self.window_params(w), **p} for p in self.param_sets]),
+                        last=i == len(windows) - 1,
+                    )
+                    for i, w in enumerate(windows)
+                ]
+            self._units[ctx_key] = units
+        return units
+
+    def _lists(
+        self, ctx_key: Hashable, window: Window | None, params: list[dict[str, Any]]
+    ) -> tuple[tuple[Hashable, dict[str, Any]], ...]:
+        start = window.start_iso if window else None
+        return tuple(((self.name, ctx_key, start, tuple(sorted(p.items()))), p) for p in params)
+
+    def planned_lanes(self) -> Iterator[tuple[Hashable, Callable[[], Iterable[Page]]]]:
+        """Every list this stream will read, in the order get_records takes them (for reading ahead)."""
+        if self.parent_stream_type is not None or not (self.selected or self.has_selected_descendents):
+            return
+        for context in self.partitions or [{}]:
+            for unit in self.units(context):
+                for key, params in unit.lists:
+                    yield key, self._source(unit.context, params)
+
+    def _source(self, context: dict[str, Any], params: dict[str, Any]) -> Callable[[], Iterable[Page]]:
+        return lambda: self.iter_pages(context, params)
 
     def _checkpoint(self, unit: Unit, high_water: str | None) -> None:
         """A unit is fully read: move its partition's bookmark forward and emit STATE."""
-        if not self.replication_key:
-            return
-        state = self.get_context_state(unit.context)
-        old = state.get("replication_key_value") if state.get("replication_key") == self.replication_key else None
-        new: str | None
-        if unit.window is not None:
-            new = unit.window.end_iso
-        else:  # client-filtered list: the newest value seen, capped at the sync's start
-            new = min(high_water, self.tap.sync_started_iso) if high_water else old
-        if new and (old is None or new > old):
-            state["replication_key"] = self.replication_key
-            state["replication_key_value"] = new
+        if self.replication_key:
+            state = self.get_context_state(unit.context)
+            old = state.get("replication_key_value") if state.get("replication_key") == self.replication_key else None
+            new: str | None
+            if unit.window is not None:
+                new = unit.window.end_iso
+            else:  # client-filtered list: the newest value seen, capped at the sync's start
+                new = min(high_water, self.run.started_iso) if high_water else old
+            if new and (old is None or new > old):
+                state["replication_key"] = self.replication_key
+                state["replication_key_value"] = new
+            if unit.last:
+                state.pop("resume", None)
+            elif unit.window is not None and new and (old is None or new > old):
+                state["resume"] = True  # the lookback of this run is done: resume without it
         if unit.last:
-            state.pop("resume", None)
-        elif unit.window is not None and new and (old is None or new > old):
-            state["resume"] = True  # the lookback of this run is done: resume without it
+            self.run.mark_done(self.tap_state, self.name, unit.context.get("account_sid", WHOLE_STREAM))
         self.state_manager.is_flushed = False
         self._write_state_message()
 
@@ -446,44 +414,36 @@ class TwilioStream(RESTStream[Any]):
             return
         if self.per_account and "account_sid" not in ctx:
             return  # no account to read (all filtered out by account_sids, or the main one for alerts)
-        pipeline = self._pipeline
-        if pipeline is None or pipeline.next_context() != ctx:
-            if pipeline is not None:
-                pipeline.close()
-            parts = self.partitions or [ctx]
-            parts = parts[parts.index(ctx) :] if ctx in parts else [ctx]
-            pipeline = self._pipeline = Pipeline(self, (u for c in parts for u in self.plan(c)))
+        self.run.plan_ahead()
+        pipeline = self.run.pipeline
         account = ctx.get("account_sid", "")
         seen_null: set[Any] = set()
         counted = 0
         started = time.monotonic()
-        high: dict[int, str] = {}
-        try:
-            for unit, pages in pipeline.units_of(ctx):
-                if pages is None:
-                    self._checkpoint(unit, high.pop(id(unit), None))
-                    if unit.window is not None:
-                        self._log_progress(account, unit, counted, started)
-                    continue
-                for page in pages:
-                    kept = self._keep(self.records_of(page), unit, ctx, seen_null)
-                    if kept and self.replication_key and unit.window is None:
-                        newest = max((r.get(self.replication_key) or "") for r in kept)
-                        if newest > high.get(id(unit), ""):
-                            high[id(unit)] = newest
-                    self._prefetch_children(kept, ctx)
-                    counted += len(kept)
-                    yield from kept
-        except TwilioError as exc:
-            pipeline.discard(ctx)
-            if not self._tolerable(exc, account):
-                pipeline.close()
-                self._pipeline = None
-                raise self._fatal(exc, account) from exc
-        except BaseException:
-            pipeline.close()
-            self._pipeline = None
-            raise
+        units = self.units(ctx)
+        for index, unit in enumerate(units):
+            high: str | None = None
+            try:
+                for key, params in unit.lists:
+                    for page in pipeline.take(key, self._source(unit.context, params)):
+                        kept = self._keep(self.records_of(page), unit, ctx, seen_null)
+                        if kept and self.replication_key and unit.window is None:
+                            newest = max((r.get(self.replication_key) or "") for r in kept)
+                            if newest > (high or ""):
+                                high = newest
+                        self._prefetch_children(kept, ctx)
+                        counted += len(kept)
+                        yield from kept
+            except TwilioError as exc:
+                for later in units[index:]:
+                    for key, _ in later.lists:
+                        pipeline.skip(key)
+                if not self._tolerable(exc, account):
+                    raise self._fatal(exc, account) from exc
+                return
+            self._checkpoint(unit, high)
+            if unit.window is not None:
+                self._log_progress(account, unit, counted, started)
         if self.date_filter is None:
             self.logger.info("%s %s: %d records", self.name, account, counted)
 
@@ -508,17 +468,18 @@ class TwilioStream(RESTStream[Any]):
         bookmark = None
         if window is None and self.replication_key:
             bookmark = self.bookmark(context)[0]
-            if bookmark is None or bookmark < self.tap.start_date_iso:
-                bookmark = self.tap.start_date_iso
-        field_name = self.filter_field
+            if bookmark is None or bookmark < self.run.start_date_iso:
+                bookmark = self.run.start_date_iso
+        field_name = self.filter_field or ""
         properties = self._properties
+        start_iso, end_iso = (window.start_iso, window.end_iso) if window else ("", "")
         for raw in records:
             record = convert(raw)
             for key, value in context.items():
                 if key in properties:
                     record.setdefault(key, value)
             if window is not None:
-                value = record.get(field_name)  # type: ignore[arg-type]
+                value = record.get(field_name)
                 if value is None:
                     pk = tuple(record.get(k) for k in self.primary_keys)
                     if pk in seen_null:
@@ -526,22 +487,28 @@ class TwilioStream(RESTStream[Any]):
                     seen_null.add(pk)
                 elif self.filter_granularity == "date":
                     # a day belongs to the window its midnight falls in
-                    if not (window.start_iso[:10] <= value and f"{value}T00:00:00+00:00" < window.end_iso):
+                    if not (start_iso[:10] <= value and f"{value}T00:00:00+00:00" < end_iso):
                         continue
-                elif not window.start_iso <= value < window.end_iso:
+                elif not start_iso <= value < end_iso:
                     continue
             elif bookmark is not None:
-                value = record.get(self.replication_key)  # type: ignore[arg-type]
+                value = record.get(self.replication_key or "")
                 if value is not None and value < bookmark:
                     continue
             kept.append(record)
         return kept
 
+    # --- child lists ---------------------------------------------------------------------
+
+    @cached_property
+    def _children_wanted(self) -> bool:
+        return any(child.selected or child.has_selected_descendents for child in self.child_streams)
+
     def _prefetch_children(self, records: list[dict[str, Any]], context: dict[str, Any]) -> None:
         """Start the child lists of a page's records now, so they download in parallel."""
-        children = [c for c in self.child_streams if c.selected or c.has_selected_descendents]
-        if not children:
+        if not self._children_wanted:
             return
+        children = [c for c in self.child_streams if c.selected or c.has_selected_descendents]
         for child in children:
             assert isinstance(child, TwilioStream)
             child.forget_prefetched()
@@ -550,22 +517,8 @@ class TwilioStream(RESTStream[Any]):
                 if child_context is None:
                     continue
                 for child in children:
-                    child.prefetch(child_context)  # type: ignore[attr-defined]
-
-    @override
-    def generate_child_contexts(self, record: Record, context: Context | None) -> Iterable[Context | None]:
-        if self._children_wanted:  # the SDK asks for every record, even with no child selected
-            context = self.child_context(record)
-            if context is not None:
-                yield context
-
-    def child_context(self, record: Record) -> dict[str, Any] | None:
-        """The context of this record's child lists, or None when it has none worth requesting."""
-        return None
-
-    @cached_property
-    def _children_wanted(self) -> bool:
-        return any(child.selected or child.has_selected_descendents for child in self.child_streams)
+                    assert isinstance(child, TwilioStream)
+                    child.prefetch(dict(child_context))
 
     def wants(self, context: dict[str, Any]) -> bool:
         """Whether this child list exists for a parent (e.g. a country offers the number type)."""
@@ -577,7 +530,7 @@ class TwilioStream(RESTStream[Any]):
             return
         key = tuple(sorted(context.items()))
         if key not in self._prefetched:
-            self._prefetched[key] = self.tap.child_executor.submit(self._fetch_all, context)
+            self._prefetched[key] = self.run.children.submit(self._fetch_all, context)
 
     def forget_prefetched(self) -> None:
         """Drop downloads the SDK did not ask for (e.g. a stream map filtered the parent)."""
@@ -599,7 +552,7 @@ class TwilioStream(RESTStream[Any]):
             if self._tolerable(exc, account):
                 return
             raise self._fatal(exc, account) from exc
-        unit = Unit(context, None, [], last=True)
+        unit = Unit(context, None, (), last=True)
         for page in pages:
             yield from self._keep(self.records_of(page), unit, context, set())
 
@@ -610,9 +563,9 @@ class TwilioStream(RESTStream[Any]):
 
     def _skip(self, account: str, exc: TwilioAPIError) -> None:
         """An account this stream cannot read is skipped with one warning; the others go on."""
-        self.tap.skipped.append((self.name, account, exc.status))
+        self.run.skip(self.name, account, exc.status)
         if account not in self._skipped:
-            self._skipped[account] = str(exc)
+            self._skipped.add(account)
             self.logger.warning(
                 "Skipping %s for account %s: %s (no access; other accounts continue)", self.name, account, exc
             )

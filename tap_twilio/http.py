@@ -1,4 +1,4 @@
-"""HTTP for every Twilio request of a run: bounded concurrency, retries with backoff, clear errors."""
+"""HTTP for every Twilio request of a run: bounded concurrency per account, retries on `backoff`, clear errors."""
 
 from __future__ import annotations
 
@@ -6,15 +6,21 @@ import email.utils
 import logging
 import os
 import random
+import socket
 import threading
 import time
+from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import backoff
 import orjson
 import requests
 from requests.adapters import HTTPAdapter
+
+if TYPE_CHECKING:
+    from backoff._typing import Details
 
 LOGGER = logging.getLogger("tap-twilio")
 
@@ -24,6 +30,7 @@ UNAUTHORIZED = 401
 ACCESS_STATUSES = frozenset({401, 403, 404})
 HTTP_FORBIDDEN_OR_UNAUTHORIZED = frozenset({401, 403})
 MAX_RETRY_AFTER = 300.0
+WARN_FROM_ATTEMPT = 3  # retry lines are INFO at first, WARNING once a request keeps failing
 TRANSIENT_ERRORS = (  # refused, reset, cut off mid-body, timed out: safe to retry a GET
     requests.ConnectionError,
     requests.Timeout,
@@ -48,6 +55,18 @@ class TwilioAPIError(TwilioError):
 
 class RetriesExhaustedError(TwilioError):
     """A request kept failing with retryable errors."""
+
+
+class UnreachableError(TwilioError):
+    """The host refused the connection or does not resolve, and has never answered in this run."""
+
+
+class _Retryable(Exception):
+    """One failed attempt that may be retried."""
+
+    def __init__(self, reason: str, problem: str, retry_after: float | None = None, *, unreachable: bool = False):
+        super().__init__(problem)
+        self.reason, self.problem, self.retry_after, self.unreachable = reason, problem, retry_after, unreachable
 
 
 @dataclass(slots=True)
@@ -107,20 +126,30 @@ class AdaptiveLimiter:
         return self.limit
 
 
-@dataclass
+@dataclass(frozen=True)
 class RetryPolicy:
-    """How hard to try before giving up."""
+    """How hard to try before giving up (values come from the tap's settings)."""
 
-    max_retries: int = 8
-    backoff_base: float = 1.0
-    backoff_max: float = 60.0
-    connect_timeout: float = 10.0
-    read_timeout: float = 60.0
+    max_retries: int
+    backoff_base: float
+    backoff_max: float
+    connect_timeout: float
+    read_timeout: float
+    unreachable_seconds: float = 10.0  # a host that never answered is given this long, then the run fails
 
-    def delay(self, attempt: int) -> float:
-        """Exponential backoff with equal jitter: half fixed, half random."""
-        cap = float(min(self.backoff_max, self.backoff_base * 2**attempt))
-        return cap / 2 + random.uniform(0, cap / 2)
+    def waits(self) -> Generator[float, Any, None]:
+        """`backoff` wait generator: Retry-After when Twilio sends one, else exponential with equal jitter."""
+        attempt = 0
+        failure = yield 0.0  # backoff primes the generator, then sends each failure in
+        while True:
+            retry_after = failure.retry_after if isinstance(failure, _Retryable) else None
+            if retry_after is not None:
+                wait = min(MAX_RETRY_AFTER, retry_after)
+            else:
+                cap = float(min(self.backoff_max, self.backoff_base * 2**attempt))
+                wait = cap / 2 + random.uniform(0, cap / 2)
+            attempt += 1
+            failure = yield wait
 
 
 @dataclass
@@ -130,14 +159,19 @@ class Stats:
     requests: int = 0
     retries: int = 0
     by_reason: dict[str, int] = field(default_factory=dict)
+    by_stream: dict[str, int] = field(default_factory=dict)
     retry_wait_seconds: float = 0.0
+    first_request_at: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def count(self, reason: str | None = None, wait: float = 0.0) -> None:
+    def count(self, reason: str | None = None, wait: float = 0.0, label: str = "") -> None:
         """Count a request, or a retry and why."""
         with self._lock:
             if reason is None:
                 self.requests += 1
+                self.by_stream[label] = self.by_stream.get(label, 0) + 1
+                if self.first_request_at is None:
+                    self.first_request_at = time.perf_counter()
             else:
                 self.retries += 1
                 self.by_reason[reason] = self.by_reason.get(reason, 0) + 1
@@ -172,92 +206,171 @@ def error_parts(response: requests.Response) -> tuple[int | None, str]:
     return None, str(response.reason)
 
 
-class TwilioClient:
-    """Thread-safe GETs against Twilio; every request of the run goes through one limiter."""
+def _os_error(exc: BaseException) -> OSError | None:
+    """The refused connection or failed name lookup behind a requests error, if that is what it was."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, (ConnectionRefusedError, socket.gaierror)):
+            return current
+        pending += [current.__cause__, current.__context__, *(a for a in current.args if isinstance(a, BaseException))]
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            pending.append(reason)
+    return None
 
-    def __init__(
-        self,
-        auth: tuple[str, str],
-        *,
-        max_concurrency: int,
-        policy: RetryPolicy,
-        user_agent: str,
-    ) -> None:
-        """One client per tap run."""
-        self._auth = auth
+
+class Gate:
+    """What every client of a run shares: the global cap on requests in flight, hosts seen, stats."""
+
+    def __init__(self, max_concurrency: int, policy: RetryPolicy, user_agent: str) -> None:
+        """One gate per run."""
+        self.max_concurrency = max_concurrency
         self.policy = policy
-        self.limiter = AdaptiveLimiter(max_concurrency)
+        self.user_agent = user_agent
         self.stats = Stats()
-        self._user_agent = user_agent
-        self._pool_size = max_concurrency * 2
+        self.slots = threading.BoundedSemaphore(max_concurrency)
+        self.answered: set[str] = set()  # hosts (scheme://netloc) that sent any HTTP response
+        self.first_failure: dict[str, float] = {}
+
+
+class TwilioClient:
+    """Thread-safe GETs with one set of credentials; its own 429-adaptive limit, under the run's global cap.
+
+    Twilio limits concurrent requests per account, so a 429 slows only the account that got it.
+    """
+
+    def __init__(self, auth: tuple[str, str], gate: Gate) -> None:
+        """One client per set of credentials (per account) of a run."""
+        self._auth = auth
+        self.gate = gate
+        self.limiter = AdaptiveLimiter(gate.max_concurrency)
         self._local = threading.local()
+        policy = gate.policy
+        self._get = backoff.on_exception(
+            policy.waits,
+            _Retryable,
+            max_tries=policy.max_retries + 1,
+            jitter=None,  # the wait generator jitters, and never a Retry-After
+            giveup=self._give_up,
+            on_backoff=self._on_backoff,
+            raise_on_giveup=True,
+            logger=None,
+        )(self._attempt)
+
+    @property
+    def stats(self) -> Stats:
+        """The run's request counts."""
+        return self.gate.stats
 
     def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
+        session: requests.Session | None = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self._pool_size, max_retries=0)
+            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self.gate.max_concurrency * 2, max_retries=0)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
             session.auth = self._auth
             # requests re-reads proxy settings from the environment on every call (a third of a worker's
             # CPU on small lists); without proxy variables there is nothing to find
             session.trust_env = any(k.lower().endswith("_proxy") for k in os.environ)
-            session.headers["User-Agent"] = self._user_agent
+            session.headers["User-Agent"] = self.gate.user_agent
             session.headers["Accept"] = "application/json"
             self._local.session = session
         return session
 
-    def get(self, url: str, params: dict[str, Any] | None = None) -> Page:
+    def get(
+        self, url: str, params: dict[str, Any] | None = None, headers: dict[str, str] | None = None, label: str = ""
+    ) -> Page:
         """GET a JSON object, retrying what Twilio says is safe to retry."""
-        path = urlsplit(url).path
-        policy = self.policy
-        last_problem = ""
-        for attempt in range(policy.max_retries + 1):
-            wait: float | None = None
-            reason: str
-            self.limiter.acquire()
+        try:
             try:
-                self.stats.count()
+                page: Page = self._get(url, params, headers, label)
+            except TwilioAPIError as exc:
+                if exc.status != UNAUTHORIZED:
+                    raise
+                # sporadic 401s (CDN auth hiccups) are reported: one more try; a real 401 repeats
+                self.gate.stats.count(str(exc.status))
+                page = self._get(url, params, headers, label)
+        except _Retryable as exc:
+            parts = urlsplit(url)
+            if exc.unreachable:
+                msg = f"cannot reach {parts.scheme}://{parts.netloc}{parts.path}: {exc.problem}"
+                raise UnreachableError(msg) from None
+            attempts = self.gate.policy.max_retries + 1
+            msg = f"gave up on {parts.path} after {attempts} attempts; last error: {exc.problem}"
+            raise RetriesExhaustedError(msg) from None
+        return page
+
+    def _attempt(self, url: str, params: dict[str, Any] | None, headers: dict[str, str] | None, label: str) -> Page:
+        """One try: a Page, a _Retryable, or a TwilioAPIError for answers that retrying cannot change."""
+        policy, gate = self.gate.policy, self.gate
+        self.limiter.acquire()
+        gate.slots.acquire()
+        try:
+            gate.stats.count(label=label)
+            try:
                 response = self._session().get(
                     url,
                     params=params,
+                    headers=headers,
                     timeout=(policy.connect_timeout, policy.read_timeout),
                     allow_redirects=False,
                 )
                 content = response.content  # a dropped body raises here
             except TRANSIENT_ERRORS as exc:
-                reason = "timeout" if isinstance(exc, requests.Timeout) else "connection"
-                last_problem = f"{type(exc).__name__}"
-            else:
-                status = response.status_code
-                if status == 200:
-                    try:
-                        body = orjson.loads(content)
-                    except orjson.JSONDecodeError:
-                        body = None
-                    if isinstance(body, dict):
-                        return Page(url=response.url, body=body)
-                    reason = "malformed"
-                    kind = response.headers.get("Content-Type", "no content type").split(";")[0]
-                    last_problem = f"HTTP 200 with an unreadable body ({kind}, {len(content)} bytes)"
-                elif status in RETRY_STATUSES or (status == UNAUTHORIZED and attempt == 0):
-                    code, message = error_parts(response)
-                    reason = str(status)
-                    last_problem = str(TwilioAPIError(status, path, code, message))
-                    if status == TOO_MANY_REQUESTS:
-                        self.limiter.throttle()
-                        wait = retry_after_seconds(response.headers.get("Retry-After"))
-                else:
-                    code, message = error_parts(response)
-                    raise TwilioAPIError(status, path, code, message)
-            finally:
-                self.limiter.release()
-            if attempt == policy.max_retries:
-                break
-            delay = min(MAX_RETRY_AFTER, wait) if wait is not None else policy.delay(attempt)
-            self.stats.count(reason, delay)
-            LOGGER.info("Retrying %s in %.2fs (attempt %d, %s)", path, delay, attempt + 1, last_problem)
-            time.sleep(delay)
-        msg = f"gave up on {path} after {policy.max_retries + 1} attempts; last error: {last_problem}"
-        raise RetriesExhaustedError(msg)
+                raise self._transport_failure(url, exc) from None
+        finally:
+            gate.slots.release()
+            self.limiter.release()
+        parts = urlsplit(url)
+        gate.answered.add(f"{parts.scheme}://{parts.netloc}")
+        status = response.status_code
+        if status == 200:
+            try:
+                body = orjson.loads(content)
+            except orjson.JSONDecodeError:
+                body = None
+            if isinstance(body, dict):
+                return Page(url=response.url, body=body)
+            kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+            raise _Retryable("malformed", f"HTTP 200 with an unreadable body ({kind}, {len(content)} bytes)")
+        code, message = error_parts(response)
+        error = TwilioAPIError(status, parts.path, code, message)
+        if status == TOO_MANY_REQUESTS:
+            self.limiter.throttle()
+            raise _Retryable(str(status), str(error), retry_after_seconds(response.headers.get("Retry-After")))
+        if status in RETRY_STATUSES:
+            raise _Retryable(str(status), str(error))
+        raise error
+
+    def _transport_failure(self, url: str, exc: Exception) -> _Retryable:
+        parts = urlsplit(url)
+        host = f"{parts.scheme}://{parts.netloc}"
+        reason = "timeout" if isinstance(exc, requests.Timeout) else "connection"
+        os_error = _os_error(exc)
+        if os_error is not None and host not in self.gate.answered:
+            started = self.gate.first_failure.setdefault(host, time.monotonic())
+            problem = f"{type(os_error).__name__}: {os_error.strerror or os_error}"
+            give_up = time.monotonic() - started >= self.gate.policy.unreachable_seconds
+            return _Retryable(reason, problem, unreachable=give_up)
+        return _Retryable(reason, type(exc).__name__)
+
+    @staticmethod
+    def _give_up(exc: Exception) -> bool:
+        return isinstance(exc, _Retryable) and exc.unreachable
+
+    def _on_backoff(self, details: Details) -> None:
+        failure = details.get("exception")
+        wait = float(details.get("wait") or 0.0)
+        problem = failure.problem if isinstance(failure, _Retryable) else str(failure)
+        reason = failure.reason if isinstance(failure, _Retryable) else "error"
+        self.gate.stats.count(reason, wait)
+        url = str(details["args"][0]) if details.get("args") else "?"
+        tries = int(details.get("tries", 0))
+        level = logging.WARNING if tries >= WARN_FROM_ATTEMPT else logging.INFO
+        LOGGER.log(level, "Retrying %s in %.2fs (attempt %d, %s)", urlsplit(url).path, wait, tries, problem)

@@ -169,14 +169,14 @@ BAD_CONFIGS = [
     ({"account_sid": "AC123"}, "account_sid must be 'AC' followed by 32 hex characters"),
     ({"api_key_sid": "SKnothex", "api_key_secret": "x"}, "api_key_sid must be 'SK' followed by 32 hex characters"),
     ({"start_date": "last tuesday"}, "start_date must be an ISO-8601 date"),
-    ({"date_window_days": 0}, "date_window_days must be a whole number of days, at least 1"),
-    ({"date_window_days": -3}, "date_window_days must be a whole number of days, at least 1"),
-    ({"page_size": 1001}, "page_size must be between 1 and 1000"),
-    ({"page_size": 0}, "page_size must be between 1 and 1000"),
+    ({"date_window_days": 0}, "date_window_days must be a whole number, at least 1"),
+    ({"date_window_days": -3}, "date_window_days must be a whole number, at least 1"),
+    ({"page_size": 1001}, "page_size must be a whole number from 1 to 1000"),
+    ({"page_size": 0}, "page_size must be a whole number from 1 to 1000"),
     ({"region": "mars1"}, "region must be one of"),
     ({"edge": "atlantis"}, "edge must be one of"),
     ({"api_url": "http://api.example.com"}, "api_url must use https"),
-    ({"lookback_days": -1}, "lookback_days must be 0 or more"),
+    ({"lookback_days": -1}, "lookback_days must be a number, at least 0"),
 ]
 
 

@@ -128,7 +128,7 @@ def test_wheel_metadata(wheel: Path) -> None:
         if value
     )
     assert scripts["tap-twilio"] == "tap_twilio.tap:TapTwilio.cli"
-    assert set(scripts) == {"tap-twilio"}
+    assert set(scripts) == {"tap-twilio", "tap-twilio-save-state"}
     assert "[console_scripts]" in entry_points
 
 

@@ -8,12 +8,12 @@ import threading
 import time
 
 import pytest
-from singer_sdk.exceptions import ConfigValidationError
 
 from tap_twilio.client import Window
+from tap_twilio.config import Settings, config_problems
 from tap_twilio.dates import format_iso, to_iso
 from tap_twilio.http import AdaptiveLimiter, RetryPolicy, retry_after_seconds
-from tap_twilio.tap import TapTwilio, config_problems, migrate_state
+from tap_twilio.tap import TapTwilio, UsageError, migrate_state
 
 UTC = dt.timezone.utc
 SID = "AC" + "a" * 32
@@ -57,10 +57,18 @@ def test_retry_after_reads_seconds_and_http_dates():
     assert 25 <= retry_after_seconds(later) <= 31
 
 
+def waits(policy: RetryPolicy, failures: int) -> list[float]:
+    """The waits backoff would take after `failures` failures without Retry-After."""
+    generator = policy.waits()
+    next(generator)
+    return [generator.send(None) for _ in range(failures)]
+
+
 def test_backoff_grows_exponentially_with_jitter_and_a_cap():
-    policy = RetryPolicy(backoff_base=1.0, backoff_max=10.0)
+    policy = RetryPolicy(max_retries=8, backoff_base=1.0, backoff_max=10.0, connect_timeout=1, read_timeout=1)
+    runs = [waits(policy, 6) for _ in range(200)]
     for attempt, cap in ((0, 1.0), (1, 2.0), (2, 4.0), (5, 10.0)):
-        delays = [policy.delay(attempt) for _ in range(200)]
+        delays = [run[attempt] for run in runs]
         assert all(cap / 2 <= d <= cap for d in delays)
         assert len(set(delays)) > 100
 
@@ -107,7 +115,7 @@ def test_windows_of_a_stream_cover_start_to_sync_start_without_gaps():
     windows = stream.windows({"account_sid": SID})
     assert windows[0].start_iso == "2024-01-01T06:30:00+00:00"
     assert windows[0].end_iso == "2024-01-08T00:00:00+00:00"
-    assert windows[-1].end == t.sync_started_at
+    assert windows[-1].end == t.run.started_at
     assert all(a.end == b.start for a, b in zip(windows, windows[1:]))
     params = stream.window_params(windows[1])
     assert params == {"StartTime>": "2024-01-08", "StartTime<": "2024-01-14"}  # sent as StartTime>=…&StartTime<=…
@@ -116,20 +124,43 @@ def test_windows_of_a_stream_cover_start_to_sync_start_without_gaps():
 def test_messages_older_than_twilio_retention_are_not_asked_for():
     t = tap(start_date="2020-01-01T00:00:00Z")
     first = t.streams["messages"].windows({"account_sid": SID})[0]
-    assert dt.timedelta(days=399) < t.sync_started_at - first.start < dt.timedelta(days=400)
+    assert dt.timedelta(days=399) < t.run.started_at - first.start < dt.timedelta(days=400)
 
 
-def test_lookback_is_in_days():
-    t = tap(lookback_days=2)
-    assert t.streams["calls"].lookback() == dt.timedelta(days=2)
-    assert tap(lookback_days=0.5).streams["calls"].lookback() == dt.timedelta(hours=12)
+def test_lookback_is_in_days_and_accepts_numeric_text():
+    assert tap(lookback_days=2).run.settings.lookback == dt.timedelta(days=2)
+    assert tap(lookback_days=0.5).run.settings.lookback == dt.timedelta(hours=12)
+    assert tap(lookback_days="0.5").run.settings.lookback == dt.timedelta(hours=12)  # Meltano env: text
 
 
 def test_region_and_edge_build_the_host():
-    assert tap(region="ie1", edge="dublin").api_url == "https://api.dublin.ie1.twilio.com"
-    assert tap(region="au1").api_url == "https://api.sydney.au1.twilio.com"
-    assert tap().api_url == "https://api.twilio.com"
-    assert tap().monitor_url == "https://monitor.twilio.com"
+    settings = tap(region="ie1", edge="dublin").run.settings
+    assert settings.base_url("api") == "https://api.dublin.ie1.twilio.com"
+    assert settings.base_url("conversations") == "https://conversations.dublin.ie1.twilio.com"
+    assert tap(region="au1").run.settings.base_url("api") == "https://api.sydney.au1.twilio.com"
+    assert tap().run.settings.base_url("api") == "https://api.twilio.com"
+    assert tap().run.settings.base_url("monitor") == "https://monitor.twilio.com"
+
+
+def test_one_template_reaches_every_product_and_the_old_overrides_win():
+    settings = Settings.from_config(
+        {"account_sid": SID, "auth_token": "x", "base_url_template": "http://127.0.0.1:9/{product}/"}
+    )
+    assert settings.base_url("studio") == "http://127.0.0.1:9/studio"
+    assert settings.base_url("api") == "http://127.0.0.1:9/api"
+    overridden = Settings.from_config({"account_sid": SID, "auth_token": "x", "api_url": "https://a.example/"})
+    assert overridden.base_url("api") == "https://a.example"
+    assert overridden.base_url("verify") == "https://verify.twilio.com"
+
+
+def test_defaults_are_written_once_in_the_config_schema():
+    settings = Settings.from_config({"account_sid": SID, "auth_token": "x"})
+    schema = TapTwilio.config_jsonschema["properties"]
+    assert settings.page_size == schema["page_size"]["default"]
+    assert settings.max_concurrency == schema["max_concurrency"]["default"]
+    assert settings.lookback == dt.timedelta(days=schema["lookback_days"]["default"])
+    assert schema["page_size"]["maximum"] == 1000 and schema["account_sid"]["pattern"].startswith("^AC")
+    assert schema["region"]["enum"]
 
 
 def test_config_problems_never_echo_secrets():
@@ -142,5 +173,5 @@ def test_singer_io_state_migrates_and_unknown_state_is_refused():
     assert migrated == {"bookmarks": {"messages": {"replication_key_value": "2024-01-01T00:00:00+00:00"}}}
     wrapped = migrate_state({"value": {"bookmarks": {"calls": {"partitions": []}}}})
     assert wrapped == {"bookmarks": {"calls": {"partitions": []}}}
-    with pytest.raises(ConfigValidationError):
+    with pytest.raises(UsageError):
         migrate_state({"streams": {}})

@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             json.dump(sb.tap_config(), fh, indent=2)
     if args.print_env:
         cfg = sb.tap_config()
-        for key in ("account_sid", "auth_token", "api_url", "monitor_url", "start_date"):
+        for key in ("account_sid", "auth_token", "api_url", "monitor_url", "base_url_template", "start_date"):
             print(f"export TAP_TWILIO_{key.upper()}={cfg[key]}", flush=True)
     if not args.quiet:  # stdout carries only the exports, so `--print-env > file` can be sourced
         print(

@@ -498,6 +498,7 @@ class Sandbox:
             "auth_token": self.main_auth_token,
             "api_url": self.url,
             "monitor_url": self.url,
+            "base_url_template": self.url + "/{product}",  # every product API on this one port
             "start_date": start.strftime("%Y-%m-%dT00:00:00Z"),
         }
         cfg.update(overrides)

@@ -1,14 +1,13 @@
-"""Every Twilio stream: a few classes with hooks, then the ENDPOINTS table."""
+"""The 2010 API and Monitor alerts (Stitch's 23 tables): a few classes with hooks, then the ENDPOINTS table."""
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from typing_extensions import override
 
-from tap_twilio.client import ALERT_RETENTION, MESSAGE_RETENTION, TwilioStream
+from tap_twilio.client import ALERT_RETENTION, MESSAGE_RETENTION, WHOLE_STREAM, TwilioStream
+from tap_twilio.streams.base import Endpoint
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -29,15 +28,18 @@ class Accounts(TwilioStream):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        for record in self.tap.account_records:
+        if self.run.done(self.tap_state, self.name, WHOLE_STREAM):
+            return
+        for record in self.run.accounts.records:
             yield self._convert(dict(record))
+        self.run.mark_done(self.tap_state, self.name, WHOLE_STREAM)
 
 
 class Alerts(TwilioStream):
     """Monitor alerts of the credentials' own account; Monitor keeps 30 days."""
 
     name = "alerts"
-    host = "monitor"
+    product = "monitor"
     path = "/v1/Alerts"
     replication_key = "date_updated"
     date_filter = "StartDate"
@@ -48,8 +50,8 @@ class Alerts(TwilioStream):
     @property
     @override
     def partitions(self) -> list[dict[str, Any]] | None:
-        main = self.tap.main_account_sid
-        return [{"account_sid": main}] if main in self.tap.synced_account_sids else []
+        main = self.run.settings.account_sid
+        return [{"account_sid": main}] if main in self.run.accounts.synced else []
 
 
 class Messages(TwilioStream):
@@ -63,7 +65,7 @@ class Messages(TwilioStream):
     retention = MESSAGE_RETENTION
 
     @override
-    def child_context(self, record: Record) -> dict[str, Any] | None:
+    def get_child_context(self, record: Record, context: Context | None) -> Context | None:
         if not record.get("num_media"):  # 0 after conversion: no request for messages without media
             return None
         return {"account_sid": record["account_sid"], "message_sid": record["sid"]}
@@ -80,7 +82,7 @@ class Conferences(TwilioStream):
     param_sets = CONFERENCE_STATUSES
 
     @override
-    def child_context(self, record: Record) -> dict[str, Any] | None:
+    def get_child_context(self, record: Record, context: Context | None) -> Context | None:
         if record.get("status") == "completed":  # Twilio lists participants of live conferences only
             return None
         return {"account_sid": record["account_sid"], "conference_sid": record["sid"]}
@@ -94,7 +96,7 @@ class Addresses(TwilioStream):
     replication_key = "date_updated"
 
     @override
-    def child_context(self, record: Record) -> dict[str, Any] | None:
+    def get_child_context(self, record: Record, context: Context | None) -> Context | None:
         return {"account_sid": record["account_sid"], "address_sid": record["sid"]}
 
 
@@ -107,7 +109,7 @@ class AvailablePhoneNumberCountries(TwilioStream):
     primary_keys = ("account_sid", "country_code")  # Stitch's country_code alone collapses accounts
 
     @override
-    def child_context(self, record: Record) -> dict[str, Any] | None:
+    def get_child_context(self, record: Record, context: Context | None) -> Context | None:
         offered = [kind for kind in NUMBER_TYPES if kind in (record.get("subresource_uris") or {})]
         return {
             "account_sid": record["account_sid"],
@@ -128,50 +130,6 @@ class AvailablePhoneNumbersStream(TwilioStream):
     @override
     def wants(self, context: dict[str, Any]) -> bool:
         return self.number_type in context.get("offers", "").split(",")
-
-
-@dataclass(frozen=True, kw_only=True)
-class Endpoint:
-    """A stream that differs from TwilioStream only in data."""
-
-    name: str
-    path: str
-    list_key: str | None = None
-    primary_keys: tuple[str, ...] = ("sid",)
-    replication_key: str | None = None
-    date_filter: str | None = None
-    filter_field: str | None = None
-    filter_granularity: str = "day"
-    extra_params: tuple[tuple[str, str], ...] = ()
-    parent: type[TwilioStream] | None = None
-    base: type[TwilioStream] = TwilioStream
-    single_object: bool = False
-    retention: dt.timedelta | None = None
-    number_type: str | None = None
-
-    def stream_class(self) -> type[TwilioStream]:
-        """Build the class the SDK instantiates."""
-        attrs: dict[str, Any] = {
-            "name": self.name,
-            "path": self.path,
-            "list_key": self.list_key,
-            "primary_keys": self.primary_keys,
-            "replication_key": self.replication_key,
-            "date_filter": self.date_filter,
-            "filter_field": self.filter_field,
-            "filter_granularity": self.filter_granularity,
-            "extra_params": dict(self.extra_params),
-            "single_object": self.single_object,
-            "retention": self.retention,
-            "__doc__": f"Twilio {self.name}.",
-        }
-        if self.parent is not None:
-            attrs["parent_stream_type"] = self.parent
-            attrs["state_partitioning_keys"] = []  # full-table children: no per-parent state
-        if self.number_type is not None:
-            attrs["number_type"] = self.number_type
-        class_name = "".join(part.title() for part in self.name.split("_"))
-        return type(class_name, (self.base,), attrs)
 
 
 ENDPOINTS = (
@@ -262,7 +220,7 @@ ENDPOINTS = (
     ),
 )
 
-STREAM_TYPES: tuple[type[TwilioStream], ...] = (
+API_STREAMS: tuple[type[TwilioStream], ...] = (
     Accounts,
     Addresses,
     Alerts,

@@ -1,0 +1,347 @@
+"""The tap's settings: one JSON schema (constraints and defaults written once), read into one typed object."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from jsonschema import Draft202012Validator, FormatChecker
+from singer_sdk import typing as th
+from singer_sdk.typing import extend_validator_with_defaults
+
+from tap_twilio.dates import parse_iso
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+ACCOUNT_SID_PATTERN = "^AC[0-9a-fA-F]{32}$"
+API_KEY_SID_PATTERN = "^SK[0-9a-fA-F]{32}$"
+DECIMAL_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
+REGION_EDGES = {  # Twilio's regions and the edge each is reached through by default
+    "us1": "ashburn",
+    "ie1": "dublin",
+    "au1": "sydney",
+    "jp1": "tokyo",
+    "de1": "frankfurt",
+    "sg1": "singapore",
+    "br1": "sao-paulo",
+}
+EDGES = sorted(
+    {
+        *REGION_EDGES.values(),
+        "umatilla",
+        "ashburn-ix",
+        "san-jose-ix",
+        "london-ix",
+        "frankfurt-ix",
+        "singapore-ix",
+        "sydney-ix",
+        "tokyo-ix",
+    }
+)
+MAX_PAGE_SIZE = 1000
+DEFAULT_START_DAYS = 30
+
+
+def _decimal(minimum: float, *, exclusive: bool = False) -> th.CustomType:
+    """A number, or a numeric string: Meltano 4.4 crashes on `kind: decimal` settings from the environment."""
+    bound = {"exclusiveMinimum": minimum} if exclusive else {"minimum": minimum}
+    return th.CustomType({"type": ["number", "string"], "pattern": DECIMAL_PATTERN, **bound})
+
+
+CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
+    th.Property(
+        "account_sid",
+        th.StringType(pattern=ACCOUNT_SID_PATTERN),
+        required=True,
+        title="Account SID",
+        description="The main account's SID (AC…); with an API key, the account the key belongs to.",
+    ),
+    th.Property(
+        "auth_token",
+        th.StringType,
+        secret=True,
+        title="Auth token",
+        description="The main account's auth token. Use this or api_key_sid + api_key_secret.",
+    ),
+    th.Property(
+        "api_key_sid",
+        th.StringType(pattern=API_KEY_SID_PATTERN),
+        title="API key SID",
+        description="An API key (SK…). A Standard key cannot list subaccounts or keys: "
+        "then only account_sid is synced and the keys stream is skipped.",
+    ),
+    th.Property(
+        "api_key_secret", th.StringType, secret=True, title="API key secret", description="The API key's secret."
+    ),
+    th.Property(
+        "start_date",
+        th.DateTimeType,
+        title="Start date",
+        description=f"Earliest record date to sync on a first run (ISO-8601, UTC if no offset). "
+        f"Default: {DEFAULT_START_DAYS} days ago. Twilio keeps messages and recordings 400 days and alerts 30.",
+    ),
+    th.Property(
+        "date_window_days",
+        th.IntegerType(minimum=1),
+        default=30,
+        title="Date window (days)",
+        description="Windowed streams read history in windows of this many days and checkpoint after each.",
+    ),
+    th.Property(
+        "lookback_days",
+        _decimal(0),
+        default=3,
+        title="Lookback (days)",
+        description="Each run re-reads this many days before the bookmark, to pick up late "
+        "status, price and usage changes (fractions allowed).",
+    ),
+    th.Property(
+        "account_sids",
+        th.ArrayType(th.StringType(pattern=ACCOUNT_SID_PATTERN)),
+        title="Account SIDs",
+        description="Sync only these accounts (main and/or subaccounts); default: every "
+        "account the credentials list. Use it to shard subaccounts over workers.",
+    ),
+    th.Property(
+        "region",
+        th.StringType,
+        allowed_values=sorted(REGION_EDGES),
+        title="Region",
+        description="Twilio region; with edge the host is {product}.{edge}.{region}.twilio.com.",
+    ),
+    th.Property(
+        "edge",
+        th.StringType,
+        allowed_values=EDGES,
+        title="Edge",
+        description="Twilio edge location (default: the region's own).",
+    ),
+    th.Property(
+        "max_concurrency",
+        th.IntegerType(minimum=1, maximum=64),
+        default=8,
+        title="Max concurrency",
+        description="Most requests in flight at once (all accounts together); each account's share is "
+        "halved for a while after a 429.",
+    ),
+    th.Property(
+        "page_size",
+        th.IntegerType(minimum=1, maximum=MAX_PAGE_SIZE),
+        default=MAX_PAGE_SIZE,
+        title="Page size",
+        description="Records per request, 1-1000 (lists with a lower Twilio maximum ask for that).",
+    ),
+    th.Property(
+        "max_retries",
+        th.IntegerType(minimum=0, maximum=100),
+        default=8,
+        title="Max retries",
+        description="Retries of a request answered 429, 5xx, a reset or a timeout.",
+    ),
+    th.Property(
+        "backoff_base_seconds",
+        _decimal(0),
+        default=1,
+        title="Backoff base (s)",
+        description="First retry waits about this long; each further retry doubles it (with jitter).",
+    ),
+    th.Property(
+        "backoff_max_seconds",
+        _decimal(0),
+        default=60,
+        title="Backoff max (s)",
+        description="Longest wait between retries (a Retry-After header is honoured up to 300 s).",
+    ),
+    th.Property(
+        "request_timeout_seconds",
+        _decimal(0, exclusive=True),
+        default=60,
+        title="Request timeout (s)",
+        description="Read timeout of a request; a stalled response is retried.",
+    ),
+    th.Property(
+        "connect_timeout_seconds",
+        _decimal(0, exclusive=True),
+        default=10,
+        title="Connect timeout (s)",
+        description="Connect timeout of a request. A host that refuses or does not resolve before it ever "
+        "answered fails the run within about 10 s.",
+    ),
+    th.Property(
+        "base_url_template",
+        th.StringType(pattern=r"\{product\}"),
+        default="https://{product}.twilio.com",
+        title="Base URL template",
+        description="Where each Twilio product is reached; {product} is api, monitor, conversations, studio, "
+        "verify, messaging, trunking, insights or pricing. region/edge apply to the default. "
+        "A local server for every product: http://127.0.0.1:PORT/{product}.",
+    ),
+    th.Property(
+        "api_url",
+        th.StringType,
+        title="API base URL",
+        description="Override of the 2010 API's base (https://api.twilio.com); wins over base_url_template.",
+    ),
+    th.Property(
+        "monitor_url",
+        th.StringType,
+        title="Monitor base URL",
+        description="Override of Monitor's base (https://monitor.twilio.com); wins over base_url_template.",
+    ),
+    th.Property("user_agent", th.StringType, title="User agent", description="User-Agent header to send."),
+).to_dict()
+
+HINTS = {  # what a user should do when a setting fails the schema (never echoes the value: it may be a secret)
+    "account_sid": "must be 'AC' followed by 32 hex characters (your Twilio Console's Account SID)",
+    "api_key_sid": "must be 'SK' followed by 32 hex characters",
+    "account_sids": "must be a list of account SIDs ('AC' + 32 hex characters)",
+    "start_date": "must be an ISO-8601 date, e.g. 2024-01-01T00:00:00Z",
+    "base_url_template": "must contain {product}, e.g. https://{product}.twilio.com",
+}
+DEFAULTS = {name: prop["default"] for name, prop in CONFIG_SCHEMA["properties"].items() if "default" in prop}
+_VALIDATOR = extend_validator_with_defaults(Draft202012Validator)
+
+
+def config_problems(config: dict[str, Any]) -> list[str]:
+    """What is wrong with a config, one fix per line (fills in defaults, like the SDK's validation)."""
+    problems = []
+    for error in _VALIDATOR(CONFIG_SCHEMA, format_checker=FormatChecker()).iter_errors(config):
+        name = str(error.absolute_path[0]) if error.absolute_path else ""
+        if error.validator == "required":
+            problems.append(f"{error.message.split(chr(39))[1]} is required")
+        elif name:
+            problems.append(f"{name} {HINTS.get(name) or _constraint(CONFIG_SCHEMA['properties'][name])}")
+        else:
+            problems.append(error.message)
+    problems += _cross_field_problems(config)
+    return list(dict.fromkeys(problems))
+
+
+def _constraint(prop: dict[str, Any]) -> str:
+    if "enum" in prop:
+        return f"must be one of {', '.join(str(v) for v in prop['enum'])}"
+    if "maximum" in prop:
+        return f"must be a whole number from {prop['minimum']} to {prop['maximum']}"
+    if "exclusiveMinimum" in prop:
+        return f"must be a number more than {prop['exclusiveMinimum']}"
+    if "minimum" in prop:
+        kind = "a whole number" if "integer" in str(prop.get("type")) else "a number"
+        return f"must be {kind}, at least {prop['minimum']}"
+    return f"must be {prop.get('type')}"
+
+
+def _cross_field_problems(config: Mapping[str, Any]) -> list[str]:
+    problems = []
+    key = config.get("api_key_sid")
+    if key and not config.get("api_key_secret"):
+        problems.append("api_key_secret is required with api_key_sid")
+    if not key and not config.get("auth_token"):
+        problems.append("set auth_token, or api_key_sid and api_key_secret")
+    start = config.get("start_date")
+    if isinstance(start, str):
+        try:
+            parse_iso(start)
+        except ValueError:
+            problems.append(f"start_date {HINTS['start_date']}")
+    for name in ("api_url", "monitor_url", "base_url_template"):
+        url = config.get(name)
+        if not isinstance(url, str):
+            continue
+        parts = urlsplit(url.replace("{product}", "api"))
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            problems.append(f"{name} must be an http(s) URL")
+        elif parts.scheme != "https" and not _is_local(parts.hostname):
+            problems.append(f"{name} must use https (plain http is allowed only for localhost)")
+    return problems
+
+
+def _is_local(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _number(value: Any) -> float:
+    return float(Decimal(str(value)))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated config, typed; defaults come from CONFIG_SCHEMA."""
+
+    account_sid: str
+    auth: tuple[str, str]  # (user, password) of the configured credentials
+    uses_api_key: bool
+    account_sids: tuple[str, ...]
+    start_date: dt.datetime | None
+    date_window_days: int
+    lookback: dt.timedelta
+    max_concurrency: int
+    page_size: int
+    max_retries: int
+    backoff_base_seconds: float
+    backoff_max_seconds: float
+    request_timeout_seconds: float
+    connect_timeout_seconds: float
+    base_url_template: str
+    api_url: str | None
+    monitor_url: str | None
+    region: str | None
+    edge: str | None
+    user_agent: str | None
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Settings:
+        """Read a config that passed `config_problems` (absent keys take the schema's default)."""
+
+        def get(name: str) -> Any:
+            return config.get(name, DEFAULTS.get(name))
+
+        key = get("api_key_sid")
+        auth = (key, get("api_key_secret") or "") if key else (get("account_sid"), get("auth_token") or "")
+        start = get("start_date")
+        return cls(
+            account_sid=str(get("account_sid")),
+            auth=(str(auth[0]), str(auth[1])),
+            uses_api_key=bool(key),
+            account_sids=tuple(get("account_sids") or ()),
+            start_date=parse_iso(str(start)) if start else None,
+            date_window_days=int(get("date_window_days")),
+            lookback=dt.timedelta(days=_number(get("lookback_days"))),
+            max_concurrency=int(get("max_concurrency")),
+            page_size=int(get("page_size")),
+            max_retries=int(get("max_retries")),
+            backoff_base_seconds=_number(get("backoff_base_seconds")),
+            backoff_max_seconds=_number(get("backoff_max_seconds")),
+            request_timeout_seconds=_number(get("request_timeout_seconds")),
+            connect_timeout_seconds=_number(get("connect_timeout_seconds")),
+            base_url_template=str(get("base_url_template")),
+            api_url=get("api_url"),
+            monitor_url=get("monitor_url"),
+            region=get("region"),
+            edge=get("edge"),
+            user_agent=get("user_agent"),
+        )
+
+    def base_url(self, product: str) -> str:
+        """Base URL of a Twilio product ('api', 'monitor', 'conversations', …), without a trailing slash."""
+        override = {"api": self.api_url, "monitor": self.monitor_url}.get(product)
+        if override:
+            return override.rstrip("/")
+        template = self.base_url_template
+        if (self.region or self.edge) and template == DEFAULTS["base_url_template"]:
+            region = self.region or "us1"
+            template = f"https://{{product}}.{self.edge or REGION_EDGES[region]}.{region}.twilio.com"
+        return template.replace("{product}", product).rstrip("/")
+
+    def first_day(self, now: dt.datetime) -> dt.datetime:
+        """Where a first run starts."""
+        return self.start_date or now - dt.timedelta(days=DEFAULT_START_DAYS)

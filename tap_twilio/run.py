@@ -1,0 +1,343 @@
+"""SyncRun: what one sync shares. Streams reach it as `self.run`; the tap creates and closes it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, cast
+
+from tap_twilio import __version__
+from tap_twilio.dates import UTC, format_iso, parse_iso, to_iso
+from tap_twilio.http import (
+    HTTP_FORBIDDEN_OR_UNAUTHORIZED,
+    Gate,
+    RetryPolicy,
+    TwilioAPIError,
+    TwilioClient,
+    TwilioError,
+)
+from tap_twilio.pagination import follow_pages
+from tap_twilio.pipeline import DaemonExecutor, Pipeline
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Hashable, Iterable, Iterator
+
+    from singer_sdk.helpers.types import TapState
+
+    from tap_twilio.config import Settings
+    from tap_twilio.http import Page
+    from tap_twilio.writer import BufferedMsgSpecWriter
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+PAGES_AHEAD = 2  # pages a list may buffer ahead of the writer: memory stays flat
+PROGRESS = "progress"  # state key of an unfinished run: which streams and accounts it completed
+
+
+class AccountDirectory:
+    """The accounts a run syncs, listed once from /Accounts.json, and each one's credentials for product APIs."""
+
+    def __init__(self, run: SyncRun) -> None:
+        """Nothing is requested until the accounts are first asked for."""
+        self._run = run
+        self._lock = threading.Lock()
+        self._records: list[dict[str, Any]] | None = None
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """Raw /Accounts.json records of the accounts this run syncs (also the accounts stream's records)."""
+        with self._lock:
+            if self._records is None:
+                self._records = self._list()
+            return self._records
+
+    @property
+    def listed(self) -> bool:
+        """Whether the accounts were listed yet."""
+        return self._records is not None
+
+    def _list(self) -> list[dict[str, Any]]:
+        run, settings = self._run, self._run.settings
+        api = settings.base_url("api")
+        try:
+            pages = follow_pages(
+                run.client(), f"{api}/2010-04-01/Accounts.json", {"PageSize": settings.page_size}, root=api
+            )
+            listed = [record for page in pages for record in _list_of(page, "accounts")]
+        except TwilioAPIError as exc:
+            if exc.status in HTTP_FORBIDDEN_OR_UNAUTHORIZED and settings.uses_api_key:
+                self._check_key_access()  # a key that works nowhere is bad credentials, not a Standard key
+                run.logger.warning(
+                    "The API key cannot list accounts (HTTP %s; a Standard key cannot read /Accounts or "
+                    "/Keys): syncing only account %s; the accounts and keys streams stay empty",
+                    exc.status,
+                    settings.account_sid,
+                )
+                return []
+            if exc.status == 401:
+                raise TwilioError(credentials_message(settings)) from exc
+            raise
+        wanted = set(settings.account_sids)
+        if wanted:
+            missing = sorted(wanted - {r.get("sid") for r in listed})
+            if missing:
+                run.logger.warning("account_sids not visible to these credentials: %s", ", ".join(missing))
+            listed = [r for r in listed if r.get("sid") in wanted]
+        return listed
+
+    def _check_key_access(self) -> None:
+        """With the account list forbidden, prove the key works at all before syncing."""
+        settings = self._run.settings
+        try:
+            self._run.client().get(
+                f"{settings.base_url('api')}/2010-04-01/Accounts/{settings.account_sid}/Balance.json"
+            )
+        except TwilioAPIError as exc:
+            if exc.status == 401:
+                raise TwilioError(credentials_message(settings)) from exc
+            raise
+
+    @cached_property
+    def synced(self) -> list[str]:
+        """Active accounts to read resources of, main first; others are skipped with a warning."""
+        settings, records = self._run.settings, self.records
+        main = settings.account_sid
+        if not records and settings.uses_api_key:
+            return [main] if not settings.account_sids or main in settings.account_sids else []
+        result = []
+        for record in records:
+            if record.get("status", "active") == "active":
+                result.append(record["sid"])
+            else:
+                self._run.logger.warning(
+                    "Skipping %s account %s (%s)",
+                    record.get("status"),
+                    record["sid"],
+                    record.get("friendly_name") or "no name",
+                )
+        result.sort(key=lambda sid: sid != main)
+        self._run.logger.info("Syncing %d account(s)", len(result))
+        return result
+
+    @cached_property
+    def _created(self) -> dict[str, dt.datetime]:
+        result = {}
+        for record in self.records:
+            try:
+                iso = to_iso(record.get("date_created"))
+            except ValueError:
+                continue
+            if iso:
+                result[record["sid"]] = parse_iso(iso).replace(hour=0, minute=0, second=0)
+        return result
+
+    def created(self, account_sid: str | None) -> dt.datetime:
+        """Start of the UTC day an account was created (the epoch when unknown or not listed yet)."""
+        if not self.listed:
+            return EPOCH
+        return self._created.get(account_sid or "") or EPOCH
+
+    def credentials(self, account_sid: str) -> tuple[str, str] | None:
+        """An account's own credentials, which its product API data needs (main: the configured ones)."""
+        settings = self._run.settings
+        if account_sid == settings.account_sid:
+            return settings.auth
+        for record in self.records:
+            if record.get("sid") == account_sid and record.get("auth_token"):
+                return (account_sid, str(record["auth_token"]))
+        return None
+
+
+class SyncRun:
+    """One sync's shared parts: clock, clients per credentials, workers, cancellation, skips, warnings, accounts."""
+
+    def __init__(self, settings: Settings, logger: logging.Logger, writer: BufferedMsgSpecWriter | None = None) -> None:
+        """Cheap: nothing is requested and no thread starts until a stream needs it."""
+        self.settings = settings
+        self.logger = logger
+        self.writer = writer  # the lean record path writes here (None: every record goes through the SDK)
+        now = dt.datetime.now(UTC).replace(microsecond=0)
+        self.started_at = now
+        self.started_iso = format_iso(now)
+        self.start_date = settings.first_day(now)
+        self.start_date_iso = format_iso(self.start_date)
+        self.cancel = threading.Event()
+        self.accounts = AccountDirectory(self)
+        self.skipped: list[tuple[str, str, int]] = []
+        self.resuming = False
+        self.streams: list[Any] = []  # every stream, in the order the SDK syncs them (registered at creation)
+        self._warned: set[str] = set()
+        self._clients: dict[tuple[str, str], TwilioClient] = {}
+        self._lock = threading.Lock()
+        self._pipeline: Pipeline[Page] | None = None
+        self._children: ThreadPoolExecutor | None = None
+        self._planned = False
+        self._closed = False
+
+    # --- HTTP -------------------------------------------------------------------------------------
+
+    @cached_property
+    def gate(self) -> Gate:
+        """The global request cap, retry policy and request counts all clients share."""
+        s = self.settings
+        policy = RetryPolicy(
+            max_retries=s.max_retries,
+            backoff_base=s.backoff_base_seconds,
+            backoff_max=s.backoff_max_seconds,
+            connect_timeout=s.connect_timeout_seconds,
+            read_timeout=s.request_timeout_seconds,
+        )
+        return Gate(s.max_concurrency, policy, s.user_agent or f"tap-twilio/{__version__}")
+
+    def client(self, auth: tuple[str, str] | None = None) -> TwilioClient:
+        """The client of a set of credentials (default: the configured ones), created once per run."""
+        auth = auth or self.settings.auth
+        with self._lock:
+            client = self._clients.get(auth)
+            if client is None:
+                client = self._clients[auth] = TwilioClient(auth, self.gate)
+            return client
+
+    def client_for(self, account_sid: str | None, product: str) -> TwilioClient | None:
+        """Who reads an account's data: the 2010 API takes the main credentials for every account; a product
+        API returns only the authenticating account's data, so it needs that account's own credentials."""
+        if product == "api" or not account_sid:
+            return self.client()
+        auth = self.accounts.credentials(account_sid)
+        return self.client(auth) if auth else None
+
+    # --- workers ----------------------------------------------------------------------------------
+
+    @property
+    def pipeline(self) -> Pipeline[Page]:
+        """Lists in flight ahead of the writer, across accounts, windows and streams."""
+        with self._lock:
+            if self._pipeline is None:
+                self._pipeline = Pipeline(
+                    DaemonExecutor(), width=self.settings.max_concurrency, depth=PAGES_AHEAD, cancel=self.cancel
+                )
+            return self._pipeline
+
+    def plan_ahead(self) -> None:
+        """Once per run: queue every list of every stream to sync, in sync order, for reading ahead."""
+        with self._lock:
+            if self._planned:
+                return
+            self._planned = True
+        self.pipeline.plan(self._lanes())
+
+    def _lanes(self) -> Iterator[tuple[Hashable, Callable[[], Iterable[Page]]]]:
+        try:
+            for stream in self.streams:
+                yield from stream.planned_lanes()
+        except Exception:
+            self.logger.debug("Reading ahead stopped", exc_info=True)
+
+    @property
+    def children(self) -> ThreadPoolExecutor:
+        """Workers for child lists (media, participants, …), so they never wait behind lists."""
+        with self._lock:
+            if self._children is None:
+                self._children = ThreadPoolExecutor(self.settings.max_concurrency, thread_name_prefix="twilio-child")
+            return self._children
+
+    # --- bookkeeping ------------------------------------------------------------------------------
+
+    def warn_once(self, key: str, message: str) -> None:
+        """Log a warning the first time only."""
+        with self._lock:
+            if key in self._warned:
+                return
+            self._warned.add(key)
+        self.logger.warning(message)
+
+    def skip(self, stream: str, account: str, status: int) -> None:
+        """Record that an account could not be read for a stream (reported at the end)."""
+        with self._lock:
+            self.skipped.append((stream, account, status))
+
+    # --- progress of an interrupted run (resume) ----------------------------------------------------
+
+    def begin(self, tap_state: TapState) -> None:
+        """Start a run: resume an interrupted one (its completed lists are skipped), or mark a new one."""
+        state = _plain(tap_state)
+        progress = state.get(PROGRESS)
+        self.resuming = isinstance(progress, dict)
+        if self.resuming:
+            self.logger.info("Resuming an interrupted run: streams and accounts it completed are skipped")
+        else:
+            state[PROGRESS] = {"started": self.started_iso, "done": {}}
+
+    def done(self, tap_state: TapState, stream: str, account: str) -> bool:
+        """Whether the interrupted run this one resumes completed this stream for this account."""
+        if not self.resuming:
+            return False
+        state = _plain(tap_state)
+        return account in state.get(PROGRESS, {}).get("done", {}).get(stream, ())
+
+    def mark_done(self, tap_state: TapState, stream: str, account: str) -> None:
+        """This stream is complete for this account (written with the next STATE)."""
+        state = _plain(tap_state)
+        done = state.setdefault(PROGRESS, {"started": self.started_iso, "done": {}}).setdefault("done", {})
+        accounts = done.setdefault(stream, [])
+        if account not in accounts:
+            accounts.append(account)
+
+    def finish(self, tap_state: TapState) -> None:
+        """The whole run completed: the next run is a normal one again."""
+        _plain(tap_state).pop(PROGRESS, None)
+
+    # --- the end ----------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop every worker and list still running."""
+        if self._closed:
+            return
+        self._closed = True
+        self.cancel.set()
+        if self._pipeline is not None:
+            self._pipeline.close()
+        if self._children is not None:
+            self._children.shutdown(wait=False, cancel_futures=True)
+
+    def report(self) -> None:
+        """One closing summary line, and one warning per account that was not readable."""
+        if "gate" not in self.__dict__:
+            return
+        stats = self.gate.stats
+        throttled = sum(c.limiter.throttled for c in self._clients.values())
+        self.logger.info(
+            "Requests: %d, retries: %d %s, waited %.1fs on retries, max in flight %d, throttled %d time(s)",
+            stats.requests,
+            stats.retries,
+            dict(sorted(stats.by_reason.items())),
+            stats.retry_wait_seconds,
+            max((c.limiter.max_in_flight for c in self._clients.values()), default=0),
+            throttled,
+        )
+        by_account: dict[str, list[str]] = {}
+        for stream, account, status in self.skipped:
+            by_account.setdefault(account, []).append(f"{stream} ({status})")
+        for account, items in by_account.items():
+            self.logger.warning("Account %s was not readable for: %s", account, ", ".join(items))
+
+
+def credentials_message(settings: Settings) -> str:
+    """The one line for credentials Twilio rejects."""
+    pair = "api_key_sid and api_key_secret" if settings.uses_api_key else "account_sid and auth_token"
+    return f"Twilio rejected the credentials (HTTP 401, error 20003): check {pair}"
+
+
+def _list_of(page: Page, key: str) -> list[dict[str, Any]]:
+    records = page.body.get(key)
+    if not isinstance(records, list):
+        msg = f"a page from {page.url.split('?')[0]} has no '{key}' list"
+        raise TwilioError(msg)
+    return records
+
+
+def _plain(tap_state: TapState) -> dict[str, Any]:
+    """The SDK types its state as the keys it knows; the resume marker is one key more."""
+    return cast("dict[str, Any]", tap_state)
