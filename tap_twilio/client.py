@@ -103,8 +103,9 @@ class TwilioStream(RESTStream[Any]):
     list_key: ClassVar[str | None] = None  # key of the records in a page; defaults to name
     page_size_max: ClassVar[int] = 1000  # Twilio rejects a larger PageSize on some lists
     date_filter: ClassVar[str | None] = None  # server-side filter, sent as X>=day and X<=day
+    end_filter: ClassVar[str | None] = None  # with filter_granularity "timestamp": the window's end parameter
     filter_field: ClassVar[str | None] = None  # record field that date_filter filters on
-    filter_granularity: ClassVar[str] = "day"  # "day" (v2010), "timestamp" (Monitor), "date" (usage)
+    filter_granularity: ClassVar[str] = "day"  # "day" (v2010), "timestamp" (Monitor, product APIs), "date" (usage)
     param_sets: ClassVar[tuple[dict[str, str], ...]] = ({},)  # one list per set (e.g. per Status)
     extra_params: ClassVar[dict[str, str]] = {}
     single_object: ClassVar[bool] = False  # the response is one record, not a page
@@ -333,9 +334,9 @@ class TwilioStream(RESTStream[Any]):
     def window_params(self, window: Window) -> dict[str, str]:
         """Server filter for a window; day filters are inclusive, so whole days are asked for."""
         name = self.date_filter
-        if self.filter_granularity == "timestamp":
+        if self.filter_granularity == "timestamp":  # ISO timestamps: [start, end) exactly
             stamp = "%Y-%m-%dT%H:%M:%SZ"
-            return {"StartDate": window.start.strftime(stamp), "EndDate": window.end.strftime(stamp)}
+            return {str(name): window.start.strftime(stamp), str(self.end_filter): window.end.strftime(stamp)}
         first, last = window.start.date().isoformat(), (window.end - dt.timedelta(microseconds=1)).date().isoformat()
         if self.filter_granularity == "date":
             return {"StartDate": first, "EndDate": last}

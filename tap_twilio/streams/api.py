@@ -43,6 +43,7 @@ class Alerts(TwilioStream):
     path = "/v1/Alerts"
     replication_key = "date_updated"
     date_filter = "StartDate"
+    end_filter = "EndDate"
     filter_field = "date_created"
     filter_granularity = "timestamp"  # Monitor takes full timestamps
     retention = ALERT_RETENTION

@@ -21,6 +21,7 @@ class Endpoint:
     primary_keys: tuple[str, ...] = ("sid",)
     replication_key: str | None = None
     date_filter: str | None = None
+    end_filter: str | None = None
     filter_field: str | None = None
     filter_granularity: str = "day"
     extra_params: tuple[tuple[str, str], ...] = ()
@@ -41,6 +42,7 @@ class Endpoint:
             "primary_keys": self.primary_keys,
             "replication_key": self.replication_key,
             "date_filter": self.date_filter,
+            "end_filter": self.end_filter,
             "filter_field": self.filter_field,
             "filter_granularity": self.filter_granularity,
             "extra_params": dict(self.extra_params),
