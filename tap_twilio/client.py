@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import sys
 import time
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from singer_sdk import RESTStream, SchemaDirectory, StreamSchema
+from singer_sdk.exceptions import AbortedSyncFailedException, AbortedSyncPausedException
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.streams.rest import PageContext
@@ -54,6 +56,11 @@ _BYPASSED = (
 
 def _bypassed(*_: Any, **__: Any) -> NoReturn:
     raise NotImplementedError(_BYPASSED)
+
+
+def _not_a_dry_run_stop(record: logging.LogRecord) -> bool:
+    """Drop the SDK's "unhandled error" line when the error is `--test` stopping a stream after one record."""
+    return not isinstance(sys.exc_info()[1], (AbortedSyncFailedException, AbortedSyncPausedException))
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +145,7 @@ class TwilioStream(RESTStream[Any]):
         )
         self._drop_fields = ("auth_token",) if self.name == "accounts" else ()
         self._properties = frozenset(props)
+        self.logger.addFilter(_not_a_dry_run_stop)
         if self.parent_stream_type is not None and self.logger.getEffectiveLevel() == logging.INFO:
             # the SDK logs "Beginning sync" once per parent record (per message with media): keep INFO readable
             self.logger.setLevel(logging.WARNING)

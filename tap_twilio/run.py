@@ -317,6 +317,7 @@ class SyncRun:
             max((c.limiter.max_in_flight for c in self._clients.values()), default=0),
             throttled,
         )
+        self.logger.info("Requests by stream: %s", dict(sorted(stats.by_stream.items())))
         by_account: dict[str, list[str]] = {}
         for stream, account, status in self.skipped:
             by_account.setdefault(account, []).append(f"{stream} ({status})")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import sys
 import warnings
 from contextlib import contextmanager
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
     from tap_twilio.client import TwilioStream
 
-METRICS_LOGGER = "singer_sdk.metrics"
+METRICS_LEVEL_ENV = "TAP_TWILIO_METRICS_LOG_LEVEL"  # INFO brings the SDK's METRIC lines back
 
 
 class UsageError(TwilioError):
@@ -57,6 +58,8 @@ class TapTwilio(Tap):
                 msg = f"the {option} must be a JSON object"
                 raise UsageError(msg)
         super().__init__(*args, **kwargs)
+        # the SDK logs two METRIC lines per child list (thousands for message_media): DEBUG unless asked for
+        self.metrics_logger.setLevel(os.environ.get(METRICS_LEVEL_ENV, "WARNING").upper())
         self._check_catalog_selection()
 
     @override
@@ -150,7 +153,6 @@ class TwilioCommand(SingerCommand):
     @override
     def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
         # the SDK reads --config, and runs --discover and --test, while parsing arguments
-        _quiet_metrics()
         with _one_line_errors():
             return super().make_context(*args, **kwargs)
 
@@ -182,13 +184,6 @@ def _one_line_errors() -> Iterator[None]:
         # only --config is read by the SDK itself (state and catalog are read in TapTwilio.invoke)
         logger.error("Cannot read the config file: %s", error)
         sys.exit(1)
-
-
-def _quiet_metrics() -> None:
-    """SDK METRIC lines (two per child list) go to DEBUG unless the user's logging config sets a level."""
-    metrics = logging.getLogger(METRICS_LOGGER)
-    if metrics.level == logging.NOTSET:
-        metrics.setLevel(logging.WARNING)
 
 
 def migrate_state(state: dict[str, Any]) -> dict[str, Any]:

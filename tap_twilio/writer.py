@@ -22,7 +22,7 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         super().__init__(*args, **kwargs)
         self._buffer = bytearray()
         self._second = -1
-        self._extracted = ""
+        self._extracted = dt.datetime.fromtimestamp(0, dt.timezone.utc)
         atexit.register(self.drain)
 
     def write_message(self, message: Any) -> None:
@@ -36,7 +36,7 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         now = int(time.time())
         if now != self._second:
             self._second = now
-            self._extracted = dt.datetime.fromtimestamp(now, dt.timezone.utc).isoformat()
+            self._extracted = dt.datetime.fromtimestamp(now, dt.timezone.utc)  # encoded as the SDK encodes it
         message: dict[str, Any] = {"type": "RECORD", "stream": stream, "record": record}
         if version is not None:
             message["version"] = version

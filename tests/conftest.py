@@ -41,6 +41,11 @@ class TapRun:
         return [tuple(r[k] for k in key) for r in self.records[stream]]
 
 
+def error_lines(stderr: str) -> list[str]:
+    """The ERROR lines a run logged."""
+    return [line for line in stderr.splitlines() if "| ERROR" in line or line.startswith("tap-twilio:")]
+
+
 def parse_output(text: str, run: TapRun) -> TapRun:
     """Split Singer output into records, schemas and states."""
     for line in text.splitlines():

@@ -1,0 +1,175 @@
+"""The engine's shape and the command line's manners: layers, SDK hooks, the lean path, errors, logs, resume."""
+
+from __future__ import annotations
+
+import ast
+import copy
+import json
+import re
+import socket
+import time
+from pathlib import Path
+
+import pytest
+from twilio_sandbox import Sandbox
+
+from tap_twilio.tap import TapTwilio
+
+from conftest import discover, error_lines, run_tap, select
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "tap_twilio"
+
+
+def imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return names
+
+
+def test_the_stream_layer_never_imports_the_tap_and_the_pipeline_knows_no_twilio() -> None:
+    layer = [PACKAGE / "client.py", PACKAGE / "run.py", *sorted((PACKAGE / "streams").glob("*.py"))]
+    for module in layer:
+        assert "tap_twilio.tap" not in imports_of(module), module
+    assert not any(name.startswith("tap_twilio") for name in imports_of(PACKAGE / "pipeline.py"))
+    assert not any("sandbox" in name for path in PACKAGE.rglob("*.py") for name in imports_of(path))
+
+
+def test_streams_read_shared_state_through_one_run_object() -> None:
+    tap = TapTwilio(config={"account_sid": "AC" + "0" * 32, "auth_token": "x"}, parse_env_config=False)
+    runs = {id(stream.run) for stream in tap.streams.values()}  # type: ignore[attr-defined]
+    assert runs == {id(tap.run)}
+    source = "\n".join(p.read_text() for p in [PACKAGE / "client.py", *(PACKAGE / "streams").glob("*.py")])
+    assert "self.tap." not in source and "self._tap." not in source
+
+
+@pytest.mark.parametrize(
+    "hook", ["authenticator", "requests_session", "validate_response", "backoff_max_tries", "get_new_paginator"]
+)
+def test_sdk_request_hooks_the_tap_does_not_use_raise_instead_of_being_ignored(hook: str) -> None:
+    tap = TapTwilio(config={"account_sid": "AC" + "0" * 32, "auth_token": "x"}, parse_env_config=False)
+    stream = tap.streams["messages"]
+    with pytest.raises(NotImplementedError, match="SyncRun.client_for"):
+        value = getattr(stream, hook)
+        value()
+
+
+def test_the_lean_record_path_writes_the_same_bytes_as_the_sdk_path() -> None:
+    with Sandbox(seed=1, days=5, sizes={"messages": 30}) as sb:
+        tap = TapTwilio(config=sb.tap_config(), parse_env_config=False)
+        writer = tap.message_writer
+        for name in ("messages", "calls", "usage_records", "accounts"):
+            stream = tap.streams[name]
+            assert stream._lean  # type: ignore[attr-defined]
+            for raw in sb.expected(name)[:20]:
+                record = stream._convert(copy.deepcopy(raw))  # type: ignore[attr-defined]
+                writer._buffer.clear()
+                stream._write_record_message(dict(record))
+                lean = bytes(writer._buffer)
+                stream.__dict__["_lean"] = False
+                writer._buffer.clear()
+                stream._write_record_message(dict(record))
+                sdk = bytes(writer._buffer)
+                stream.__dict__["_lean"] = True
+                stamp = re.compile(rb'"time_extracted":"[0-9T:.-]+Z"')
+                assert stamp.search(lean) and stamp.search(sdk)
+                assert stamp.sub(b"T", lean) == stamp.sub(b"T", sdk), name
+        writer._buffer.clear()
+
+
+def test_a_selected_stream_the_tap_does_not_have_is_one_clear_error(sandbox, config, tmp_path) -> None:
+    catalog = select(discover(tmp_path, config), {"messages"})
+    typo = copy.deepcopy(next(e for e in catalog["streams"] if e["tap_stream_id"] == "messages"))
+    typo["tap_stream_id"] = typo["stream"] = "mesages"
+    catalog["streams"].append(typo)
+    run = run_tap(tmp_path, config, catalog=catalog, check=False)
+    assert run.returncode == 1
+    assert run.stdout == ""
+    assert [line for line in error_lines(run.stderr)] == [
+        line for line in error_lines(run.stderr) if "mesages" in line and "does not have" in line
+    ]
+    assert len(error_lines(run.stderr)) == 1
+    assert sandbox.stats.total == 0
+
+
+def test_a_missing_config_file_is_one_line(tmp_path) -> None:
+    run = run_tap(tmp_path, {}, args=("--config", str(tmp_path / "nope.json")), check=False)
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    assert len(error_lines(run.stderr)) == 1 and "nope.json" in run.stderr
+
+
+def test_a_missing_account_sid_is_said_once_without_a_misleading_trailer(sandbox, config, tmp_path) -> None:
+    bad = {k: v for k, v in config.items() if k != "account_sid"}
+    run = run_tap(tmp_path, bad, check=False)
+    assert run.returncode == 1
+    assert error_lines(run.stderr) == [line for line in error_lines(run.stderr) if "account_sid is required" in line]
+    assert len(error_lines(run.stderr)) == 1
+    assert "Config validation failed" not in run.stderr
+
+
+def test_a_bad_state_file_does_not_blame_the_config(sandbox, config, tmp_path) -> None:
+    run = run_tap(tmp_path, config, state={"version": 3}, check=False)
+    assert run.returncode == 1
+    assert "unknown state format" in run.stderr
+    assert "Config" not in run.stderr and "config" not in " ".join(error_lines(run.stderr))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:{port}", "https://api.nowhere.invalid"])
+def test_an_unreachable_api_fails_fast_naming_the_url_and_the_reason(tmp_path, url) -> None:
+    config = {
+        "account_sid": "AC" + "0" * 32,
+        "auth_token": "x",
+        "api_url": url.format(port=free_port()),
+        "connect_timeout_seconds": 2,
+    }
+    started = time.monotonic()
+    run = run_tap(tmp_path, config, check=False)
+    elapsed = time.monotonic() - started
+    assert run.returncode == 1
+    (line,) = error_lines(run.stderr)
+    host = config["api_url"]
+    assert f"cannot reach {host}/2010-04-01/Accounts.json" in line
+    assert "ConnectionRefusedError" in line or "gaierror" in line
+    assert elapsed < 20, f"took {elapsed:.1f}s"
+
+
+def test_transient_faults_after_the_host_answered_are_still_retried(sandbox, config, tmp_path) -> None:
+    sandbox.faults.rate_reset = 0.2
+    sandbox.faults.seed = 7
+    run = run_tap(tmp_path, config, catalog=select(discover(tmp_path, config), {"calls"}))
+    assert len(run.records["calls"]) == len(sandbox.expected("calls"))
+
+
+def test_logs_are_quiet_by_default_and_metrics_come_back_on_request(sandbox, config, tmp_path) -> None:
+    catalog = select(discover(tmp_path, config), {"messages", "message_media"})
+    quiet = run_tap(tmp_path, config, catalog=catalog)
+    assert "METRIC" not in quiet.stderr
+    assert re.search(r"messages AC\w+: read .* records so far", quiet.stderr)
+    assert "Requests: " in quiet.stderr and "Requests by stream: " in quiet.stderr
+    loud = run_tap(tmp_path, config, catalog=catalog, env={"TAP_TWILIO_METRICS_LOG_LEVEL": "INFO"})
+    assert loud.stderr.count("METRIC") > 10
+
+
+def test_connection_test_does_not_alarm(sandbox, config, tmp_path) -> None:
+    run = run_tap(tmp_path, config, args=("--test",), check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "ERROR" not in run.stderr
+    assert "unhandled" not in run.stderr
+
+
+def test_the_closing_state_has_no_resume_marker(sandbox, config, tmp_path) -> None:
+    run = run_tap(tmp_path, config, catalog=select(discover(tmp_path, config), {"calls", "queues"}))
+    assert "progress" in json.dumps(run.states[1:-1])
+    assert "progress" not in run.state
