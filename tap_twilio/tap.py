@@ -11,7 +11,7 @@ import warnings
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path, PurePath
-from typing import IO, TYPE_CHECKING, Any, ClassVar
+from typing import IO, TYPE_CHECKING, Any, ClassVar, cast
 
 import click
 from singer_sdk import Tap
@@ -73,7 +73,10 @@ class TapTwilio(Tap):
 
     @override
     def load_state(self, state: dict[str, Any]) -> None:
-        super().load_state(migrate_state(state))
+        migrated = migrate_state(state)
+        super().load_state(migrated)  # the SDK copies bookmarks only
+        if PROGRESS in migrated:
+            cast("dict[str, Any]", self.state)[PROGRESS] = migrated[PROGRESS]
 
     @cached_property
     def run(self) -> SyncRun:
