@@ -11,7 +11,7 @@ import warnings
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path, PurePath
-from typing import IO, TYPE_CHECKING, Any, ClassVar, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 import click
 from singer_sdk import Tap
@@ -44,7 +44,7 @@ class TapTwilio(Tap):
 
     name = "tap-twilio"
     package_name = "tap-twilio-sdk"
-    message_writer_class: ClassVar[type[BufferedMsgSpecWriter]] = BufferedMsgSpecWriter  # type: ignore[misc]
+    message_writer_class = BufferedMsgSpecWriter
     message_writer: BufferedMsgSpecWriter
     config_jsonschema = CONFIG_SCHEMA
 
