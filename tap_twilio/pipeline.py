@@ -47,13 +47,32 @@ class _Failed:
         self.error = error
 
 
+class Gauge:
+    """Items waiting in every lane's queue, and the most at any time (the memory a pipeline holds)."""
+
+    def __init__(self) -> None:
+        """Start empty."""
+        self.current = 0
+        self.peak = 0
+        self._lock = threading.Lock()
+
+    def add(self, n: int) -> None:
+        """Items put (+) or taken (-)."""
+        with self._lock:
+            self.current += n
+            self.peak = max(self.peak, self.current)
+
+
 class Lane(Generic[T]):
     """One list: a worker puts its items into a bounded queue, the writer takes them in order."""
 
-    def __init__(self, source: Callable[[], Iterable[T]], *, depth: int, cancel: threading.Event) -> None:
+    def __init__(
+        self, source: Callable[[], Iterable[T]], *, depth: int, cancel: threading.Event, gauge: Gauge | None = None
+    ) -> None:
         """Nothing runs until `run` is called on a worker."""
         self._source = source
         self._cancel = cancel
+        self._gauge = gauge or Gauge()
         self._stop = threading.Event()
         self._queue: queue.Queue[T | _Done | _Failed] = queue.Queue(depth)
         self.started = False
@@ -62,7 +81,9 @@ class Lane(Generic[T]):
         """Worker side: put every item, waiting while the writer is `depth` items behind."""
         try:
             for item in self._source():
+                self._gauge.add(1)
                 if not self._put(item):
+                    self._gauge.add(-1)
                     return
             self._put(_DONE)
         except BaseException as exc:
@@ -91,6 +112,7 @@ class Lane(Generic[T]):
                 return
             if isinstance(item, _Failed):
                 raise item.error
+            self._gauge.add(-1)
             yield item
 
     def stop(self) -> None:
@@ -112,6 +134,7 @@ class Pipeline(Generic[T]):
         self._taken: set[Hashable] = set()
         self._lock = threading.Lock()
         self.max_ahead = 0  # most lanes started ahead of the writer at once, for the benchmark
+        self.gauge = Gauge()  # items (pages) waiting for the writer, now and at most
 
     def plan(self, lanes: Iterable[tuple[Hashable, Callable[[], Iterable[T]]]]) -> None:
         """Append lanes the writer is expected to take, in that order; they start as slots free up."""
@@ -140,7 +163,7 @@ class Pipeline(Generic[T]):
             self.max_ahead = max(self.max_ahead, len(self._ahead))
 
     def _start(self, source: Callable[[], Iterable[T]]) -> Lane[T]:
-        lane = Lane(source, depth=self._depth, cancel=self._cancel)
+        lane = Lane(source, depth=self._depth, cancel=self._cancel, gauge=self.gauge)
         self._executor.submit(lane.run)
         lane.started = True
         return lane

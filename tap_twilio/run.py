@@ -318,6 +318,12 @@ class SyncRun:
             throttled,
         )
         self.logger.info("Requests by stream: %s", dict(sorted(stats.by_stream.items())))
+        if self._pipeline is not None:
+            self.logger.info(
+                "Read ahead: at most %d lists in flight ahead of the writer, %d pages buffered",
+                self._pipeline.max_ahead,
+                self._pipeline.gauge.peak,
+            )
         by_account: dict[str, list[str]] = {}
         for stream, account, status in self.skipped:
             by_account.setdefault(account, []).append(f"{stream} ({status})")

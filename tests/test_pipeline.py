@@ -149,3 +149,15 @@ def test_a_thread_pool_executor_works_too() -> None:
         assert [page for s in sources for page in pipeline.take(s.name, s)] == [
             (str(i), p) for i in range(4) for p in range(4)
         ]
+
+
+def test_the_gauge_counts_pages_waiting_and_their_peak() -> None:
+    pipeline, _ = make(width=2, depth=3)
+    log: list[tuple[str, int]] = []
+    sources = [Source(log, str(i), 10) for i in range(2)]
+    pipeline.plan((s.name, s) for s in sources)
+    assert wait_for(lambda: pipeline.gauge.current == 6)
+    for s in sources:
+        assert len(list(pipeline.take(s.name, s))) == 10
+    assert pipeline.gauge.current == 0
+    assert 6 <= pipeline.gauge.peak <= 8
