@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context, Record
 
+    from tap_twilio.http import TwilioClient
     from tap_twilio.run import SyncRun
 
 
@@ -119,6 +121,8 @@ class TwilioStream(RESTStream[Any]):
     per_account: ClassVar[bool] = True  # partitioned by the synced accounts
     retention: ClassVar[dt.timedelta | None] = None  # Twilio answers errors for older filters
     missing_is_empty: ClassVar[bool] = False  # 404 means "nothing here", not an access problem
+    detail_path: ClassVar[str | None] = None  # each listed item's detail (placeholders: item fields) is the record
+    children_of_unchanged: ClassVar[bool] = False  # child lists change without the parent's replication value moving
 
     # the SDK request path this class does not use (see the class docstring)
     authenticator = property(_bypassed)
@@ -155,6 +159,11 @@ class TwilioStream(RESTStream[Any]):
         self._bad_numbers: set[str] = set()
         self._numbers: dict[str, int | Decimal | None] = {}
         self._skipped: set[str] = set()
+        # a child stream's per-account progress, saved when its top-level ancestor checkpoints the account
+        self._child_windows: dict[Any, Window] = {}
+        self._child_high: dict[Any, str] = {}
+        self._child_read: set[Any] = set()
+        self._child_failed: set[Any] = set()
 
     # --- SDK hooks -----------------------------------------------------------------------
 
@@ -238,7 +247,19 @@ class TwilioStream(RESTStream[Any]):
         if self.single_object:
             yield next(pages)
             return
+        if self.detail_path:
+            for page in pages:
+                yield self._with_details(client, page)
+            return
         yield from pages
+
+    def _with_details(self, client: TwilioClient, page: Page) -> Page:
+        """The page with each listed item replaced by its detail record (fetched in parallel)."""
+        root = self.run.settings.base_url(self.product)
+        urls = [root + str(self.detail_path).format(**item) for item in self.records_of(page)]
+        with ThreadPoolExecutor(max(1, min(len(urls), self.run.settings.max_concurrency))) as pool:
+            details = [p.body for p in pool.map(lambda url: client.get(url, None, None, self.name), urls)]
+        return Page(page.url, {self.list_key or self.name: details})
 
     def records_of(self, page: Page) -> list[dict[str, Any]]:
         """The records of a page; a page without its list key is an error, not an empty list."""
@@ -302,6 +323,18 @@ class TwilioStream(RESTStream[Any]):
         if state.get("replication_key") == self.replication_key and state.get("replication_key_value"):
             return state["replication_key_value"], bool(state.get("resume"))
         return self.stream_state.get("replication_key_value"), False
+
+    def changed(self, record: Record, context: Context | None) -> bool:
+        """Whether a record changed since the bookmark this run started from (so may its child lists).
+
+        A window's bookmark is the end it read up to (a change in that second may follow the read); a
+        client-filtered bookmark is the newest value seen, at most a second before the sync that saved it.
+        """
+        value = record.get(self.replication_key or "")
+        bookmark = self.bookmark(dict(context or {}))[0] if self.replication_key else None
+        if value is None or bookmark is None:
+            return True
+        return bool(value >= bookmark if self.date_filter else value > bookmark)
 
     def start_time(self, context: dict[str, Any]) -> dt.datetime:
         """Where this run reads from: bookmark minus lookback, never before start_date, the account or retention.
@@ -399,8 +432,8 @@ class TwilioStream(RESTStream[Any]):
             new: str | None
             if unit.window is not None:
                 new = unit.window.end_iso
-            else:  # client-filtered list: the newest value seen, capped at the sync's start
-                new = min(high_water, self.run.started_iso) if high_water else old
+            else:  # client-filtered list: the newest value seen, capped before the sync's start second
+                new = min(high_water, self._client_cap) if high_water else old
             if new and (old is None or new > old):
                 state["replication_key"] = self.replication_key
                 state["replication_key_value"] = new
@@ -410,8 +443,36 @@ class TwilioStream(RESTStream[Any]):
                 state["resume"] = True  # the lookback of this run is done: resume without it
         if unit.last:
             self.run.mark_done(self.tap_state, self.name, unit.context.get("account_sid", WHOLE_STREAM))
+            self._advance_descendants(unit.context.get("account_sid"))
         self.state_manager.is_flushed = False
         self._write_state_message()
+
+    @cached_property
+    def _client_cap(self) -> str:
+        """A second before the sync's start: a change in that second after the read stays newer than the bookmark."""
+        return format_iso(self.run.started_at - dt.timedelta(seconds=1))
+
+    def _advance_descendants(self, account: str | None) -> None:
+        """An ancestor read the account completely: each incremental child saves how far it read it."""
+        for child in self.child_streams:
+            if isinstance(child, TwilioStream) and (child.selected or child.has_selected_descendents):
+                child._advance_child(account)
+                child._advance_descendants(account)
+
+    def _advance_child(self, account: str | None) -> None:
+        """Move this child stream's bookmark for one account (its lists were all read without error)."""
+        read = account in self._child_read and account not in self._child_failed
+        self._child_read.discard(account)
+        self._child_failed.discard(account)
+        high = self._child_high.pop(account, None)
+        if not self.replication_key or not read:
+            return
+        new = self.run.started_iso if self.date_filter else (min(high, self._client_cap) if high else None)
+        state = self.get_context_state({"account_sid": account})
+        old = state.get("replication_key_value") if state.get("replication_key") == self.replication_key else None
+        if new and (old is None or new > old):
+            state["replication_key"] = self.replication_key
+            state["replication_key_value"] = new
 
     # --- the record loop -----------------------------------------------------------------
 
@@ -435,12 +496,16 @@ class TwilioStream(RESTStream[Any]):
             try:
                 for key, params in unit.lists:
                     for page in pipeline.take(key, self._source(unit.context, params)):
-                        kept = self._keep(self.records_of(page), unit, ctx, seen_null)
+                        unchanged: list[dict[str, Any]] | None = [] if self._unchanged_have_children else None
+                        kept = self._keep(self.records_of(page), unit, ctx, seen_null, unchanged)
                         if kept and self.replication_key and unit.window is None:
                             newest = max((r.get(self.replication_key) or "") for r in kept)
                             if newest > (high or ""):
                                 high = newest
-                        self._prefetch_children(kept, ctx)
+                        self._prefetch_children(kept + unchanged if unchanged else kept, ctx)
+                        for record in unchanged or ():  # not emitted, but their child lists may have changed
+                            for child_context in self.generate_child_contexts(record, ctx):
+                                self._sync_children(child_context)
                         counted += len(kept)
                         yield from kept
             except TwilioError as exc:
@@ -468,17 +533,26 @@ class TwilioStream(RESTStream[Any]):
         return False
 
     def _keep(
-        self, records: list[dict[str, Any]], unit: Unit, context: dict[str, Any], seen_null: set[Any]
+        self,
+        records: list[dict[str, Any]],
+        unit: Unit,
+        context: dict[str, Any],
+        seen_null: set[Any],
+        unchanged: list[dict[str, Any]] | None = None,
     ) -> list[dict[str, Any]]:
-        """Convert a page's records and keep those that belong to this unit, each once."""
+        """Convert a page's records and keep those that belong to this unit, each once (`unchanged` collects
+        the records a client-side bookmark filtered out)."""
         convert = self._convert
         kept = []
         window = unit.window
         bookmark = None
+        strict = False
         if window is None and self.replication_key:
             bookmark = self.bookmark(context)[0]
             if bookmark is None or bookmark < self.run.start_date_iso:
                 bookmark = self.run.start_date_iso
+            else:  # a child's bookmark is a second before the sync that saved it: equal means already emitted
+                strict = self.parent_stream_type is not None
         field_name = self.filter_field or ""
         properties = self._properties
         start_iso, end_iso = (window.start_iso, window.end_iso) if window else ("", "")
@@ -502,7 +576,9 @@ class TwilioStream(RESTStream[Any]):
                     continue
             elif bookmark is not None:
                 value = record.get(self.replication_key or "")
-                if value is not None and value < bookmark:
+                if value is not None and (value <= bookmark if strict else value < bookmark):
+                    if unchanged is not None:
+                        unchanged.append(record)
                     continue
             kept.append(record)
         return kept
@@ -512,6 +588,10 @@ class TwilioStream(RESTStream[Any]):
     @cached_property
     def _children_wanted(self) -> bool:
         return any(child.selected or child.has_selected_descendents for child in self.child_streams)
+
+    @cached_property
+    def _unchanged_have_children(self) -> bool:
+        return self.children_of_unchanged and bool(self.replication_key) and self._children_wanted
 
     def _prefetch_children(self, records: list[dict[str, Any]], context: dict[str, Any]) -> None:
         """Start the child lists of a page's records now, so they download in parallel."""
@@ -539,7 +619,7 @@ class TwilioStream(RESTStream[Any]):
             return
         key = tuple(sorted(context.items()))
         if key not in self._prefetched:
-            self._prefetched[key] = self.run.children.submit(self._fetch_all, context)
+            self._prefetched[key] = self.run.children.submit(self._fetch_all, context, self._child_params(context))
 
     def forget_prefetched(self) -> None:
         """Drop downloads the SDK did not ask for (e.g. a stream map filtered the parent)."""
@@ -547,8 +627,27 @@ class TwilioStream(RESTStream[Any]):
             future.cancel()
         self._prefetched.clear()
 
-    def _fetch_all(self, context: dict[str, Any]) -> list[Page]:
-        return list(self.iter_pages(context, {}))
+    def _fetch_all(self, context: dict[str, Any], params: dict[str, Any] | None) -> list[Page]:
+        if params is None:  # an empty window: nothing to ask for
+            return []
+        return list(self.iter_pages(context, params))
+
+    def _child_window(self, context: dict[str, Any]) -> Window | None:
+        """A windowed child list is read in one window per parent: from the account's bookmark (less the
+        lookback) to the sync's start; the bookmark moves when the ancestor has read the whole account."""
+        if not self.date_filter:
+            return None
+        account = context.get("account_sid")
+        window = self._child_windows.get(account)
+        if window is None:
+            window = self._child_windows[account] = Window(self.start_time(context), self.run.started_at)
+        return window
+
+    def _child_params(self, context: dict[str, Any]) -> dict[str, Any] | None:
+        window = self._child_window(context)
+        if window is None:
+            return {}
+        return self.window_params(window) if window.start < window.end else None
 
     def _child_records(self, context: dict[str, Any]) -> Iterator[dict[str, Any]]:
         if not self.wants(context):
@@ -556,14 +655,24 @@ class TwilioStream(RESTStream[Any]):
         future = self._prefetched.pop(tuple(sorted(context.items())), None)
         account = context.get("account_sid", "")
         try:
-            pages = future.result() if future is not None else self._fetch_all(context)
+            pages = future.result() if future is not None else self._fetch_all(context, self._child_params(context))
         except TwilioError as exc:
+            self._child_failed.add(context.get("account_sid"))
             if self._tolerable(exc, account):
                 return
             raise self._fatal(exc, account) from exc
-        unit = Unit(context, None, (), last=True)
+        self._child_read.add(context.get("account_sid"))
+        unit = Unit(context, self._child_window(context), (), last=True)
+        seen_null: set[Any] = set()
+        key = self.replication_key
         for page in pages:
-            yield from self._keep(self.records_of(page), unit, context, set())
+            kept = self._keep(self.records_of(page), unit, context, seen_null)
+            if kept and key and unit.window is None:
+                newest = max((r.get(key) or "") for r in kept)
+                if newest > self._child_high.get(context.get("account_sid"), ""):
+                    self._child_high[context.get("account_sid")] = newest
+            self._prefetch_children(kept, context)
+            yield from kept
 
     # --- reporting -----------------------------------------------------------------------
 

@@ -5,8 +5,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tap_twilio.streams.api import API_STREAMS
+from tap_twilio.streams.conversations import CONVERSATIONS_STREAMS
+from tap_twilio.streams.messaging import MESSAGING_STREAMS
+from tap_twilio.streams.pricing import PRICING_STREAMS
+from tap_twilio.streams.studio import STUDIO_STREAMS
+from tap_twilio.streams.verify import VERIFY_STREAMS
 
 if TYPE_CHECKING:
     from tap_twilio.client import TwilioStream
 
-STREAM_TYPES: tuple[type[TwilioStream], ...] = (*API_STREAMS,)
+STREAM_TYPES: tuple[type[TwilioStream], ...] = (
+    *API_STREAMS,
+    *CONVERSATIONS_STREAMS,
+    *STUDIO_STREAMS,
+    *VERIFY_STREAMS,
+    *MESSAGING_STREAMS,
+    *PRICING_STREAMS,
+)

@@ -30,6 +30,7 @@ class Endpoint:
     single_object: bool = False
     retention: dt.timedelta | None = None
     number_type: str | None = None
+    detail_path: str | None = None  # each listed item's detail endpoint is the record (pricing countries)
 
     def stream_class(self) -> type[TwilioStream]:
         """Build the class the SDK instantiates."""
@@ -48,11 +49,13 @@ class Endpoint:
             "extra_params": dict(self.extra_params),
             "single_object": self.single_object,
             "retention": self.retention,
+            "detail_path": self.detail_path,
             "__doc__": f"Twilio {self.name}.",
         }
         if self.parent is not None:
             attrs["parent_stream_type"] = self.parent
-            attrs["state_partitioning_keys"] = []  # full-table children: no per-parent state
+            # full-table children: no per-parent state; incremental ones: one bookmark per account
+            attrs["state_partitioning_keys"] = ["account_sid"] if self.replication_key else []
         if self.number_type is not None:
             attrs["number_type"] = self.number_type
         class_name = "".join(part.title() for part in self.name.split("_"))
