@@ -117,6 +117,15 @@ class AdaptiveLimiter:
                 self.limit = max(1, self.limit // 2)
             self._last_change = now
 
+    def observe(self, reported: int) -> None:
+        """Twilio's `Twilio-Concurrent-Requests`: the account's requests in flight from every client.
+
+        More than ours means other systems use the account too: a cap lowered by a 429 is not earned back while so.
+        """
+        with self._cv:
+            if reported > self.in_flight + 1 and self.limit < self.ceiling:  # +1: Twilio counts this request too
+                self._last_change = time.monotonic()
+
     def _current_limit(self) -> int:
         if self.limit < self.ceiling:
             steps = int((time.monotonic() - self._last_change) / self.recovery_seconds)
@@ -329,6 +338,9 @@ class TwilioClient:
             self.limiter.release()
         parts = urlsplit(url)
         gate.answered.add(f"{parts.scheme}://{parts.netloc}")
+        reported = response.headers.get("Twilio-Concurrent-Requests")
+        if reported and reported.isdigit():
+            self.limiter.observe(int(reported))
         status = response.status_code
         if status == 200:
             try:

@@ -175,3 +175,19 @@ def test_singer_io_state_migrates_and_unknown_state_is_refused():
     assert wrapped == {"bookmarks": {"calls": {"partitions": []}}}
     with pytest.raises(UsageError):
         migrate_state({"streams": {}})
+
+
+def test_other_clients_on_the_account_hold_back_recovery_after_a_429():
+    limiter = AdaptiveLimiter(8, recovery_seconds=0.05)
+    limiter.throttle()
+    assert limiter.limit == 4
+    for _ in range(6):
+        limiter.observe(12)  # Twilio-Concurrent-Requests: 12 in flight for the account, none of them ours
+        time.sleep(0.02)
+        limiter.acquire()
+        limiter.release()
+    assert limiter.limit == 4
+    time.sleep(0.12)
+    limiter.acquire()
+    limiter.release()
+    assert limiter.limit > 4, "once only our requests remain, the cap is earned back"
