@@ -101,6 +101,24 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "status, price and usage changes (fractions allowed).",
     ),
     th.Property(
+        "deleted_recordings_lookback_days",
+        th.IntegerType(minimum=0, maximum=40),
+        default=40,
+        title="Deleted recordings lookback (days)",
+        description="Each run re-reads this many days of recordings (IncludeSoftDeleted=true) so that a recording "
+        "deleted after it was synced reaches the warehouse with status 'deleted' (deleting keeps date_created; "
+        "Twilio keeps deleted recordings 40 days). 0: only the lookback.",
+    ),
+    th.Property(
+        "emit_activate_version_messages",
+        th.BooleanType,
+        default=True,
+        title="Emit ACTIVATE_VERSION",
+        description="After a full-table stream was read completely (every account, nothing skipped), send Singer "
+        "ACTIVATE_VERSION so the target deletes or flags rows gone from Twilio. Turn off for targets that "
+        "cannot take it (target-postgres with add_record_metadata false).",
+    ),
+    th.Property(
         "account_sids",
         th.ArrayType(th.StringType(pattern=ACCOUNT_SID_PATTERN)),
         title="Account SIDs",
@@ -284,6 +302,8 @@ class Settings:
     start_date: dt.datetime | None
     date_window_days: int
     lookback: dt.timedelta
+    deleted_recordings_lookback: dt.timedelta
+    emit_activate_version_messages: bool
     max_concurrency: int
     page_size: int
     max_retries: int
@@ -316,6 +336,8 @@ class Settings:
             start_date=parse_iso(str(start)) if start else None,
             date_window_days=int(get("date_window_days")),
             lookback=dt.timedelta(days=_number(get("lookback_days"))),
+            deleted_recordings_lookback=dt.timedelta(days=int(get("deleted_recordings_lookback_days"))),
+            emit_activate_version_messages=bool(get("emit_activate_version_messages")),
             max_concurrency=int(get("max_concurrency")),
             page_size=int(get("page_size")),
             max_retries=int(get("max_retries")),
