@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tap_twilio.streams.api import API_STREAMS
+from tap_twilio.streams.configuration import CONFIGURATION_STREAMS
 from tap_twilio.streams.conversations import CONVERSATIONS_STREAMS
+from tap_twilio.streams.history import HISTORY_STREAMS
 from tap_twilio.streams.messaging import MESSAGING_STREAMS
 from tap_twilio.streams.pricing import PRICING_STREAMS
 from tap_twilio.streams.studio import STUDIO_STREAMS
@@ -16,6 +18,8 @@ if TYPE_CHECKING:
 
 STREAM_TYPES: tuple[type[TwilioStream], ...] = (
     *API_STREAMS,
+    *HISTORY_STREAMS,
+    *CONFIGURATION_STREAMS,
     *CONVERSATIONS_STREAMS,
     *STUDIO_STREAMS,
     *VERIFY_STREAMS,

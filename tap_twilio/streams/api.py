@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from typing_extensions import override
 
-from tap_twilio.client import ALERT_RETENTION, MESSAGE_RETENTION, WHOLE_STREAM, TwilioStream
+from tap_twilio.client import ALERT_RETENTION, MESSAGE_RETENTION, WHOLE_STREAM, TwilioStream, Unit
+from tap_twilio.dates import format_iso
 from tap_twilio.streams.base import Endpoint
 
 if TYPE_CHECKING:
@@ -87,6 +89,49 @@ class Conferences(TwilioStream):
         if record.get("status") == "completed":  # Twilio lists participants of live conferences only
             return None
         return {"account_sid": record["account_sid"], "conference_sid": record["sid"]}
+
+
+class Recordings(TwilioStream):
+    """Recordings, deleted ones included, re-read far enough back for a deletion to reach the warehouse."""
+
+    name = "recordings"
+    path = "/Accounts/{account_sid}/Recordings.json"
+    replication_key = "date_created"
+    date_filter = "DateCreated"
+    filter_field = "date_created"
+    retention = MESSAGE_RETENTION
+    # listed with status "deleted" for 40 days; deleting moves date_updated, never date_created
+    extra_params: ClassVar[dict[str, str]] = {"IncludeSoftDeleted": "true"}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Per account, where this run's regular read starts when it also reads further back for deletions."""
+        super().__init__(*args, **kwargs)
+        self._changed_since: dict[str, str] = {}
+
+    @override
+    def start_time(self, context: dict[str, Any]) -> dt.datetime:
+        start = super().start_time(context)
+        value, resuming = self.bookmark(context)
+        back = self.run.settings.deleted_recordings_lookback
+        if not value or resuming or not back:
+            return start
+        account = context.get("account_sid")
+        floor = max(self.run.started_at - back, self.run.start_date, self.run.accounts.created(account))
+        if floor >= start:
+            return start
+        self._changed_since[account or ""] = format_iso(start)
+        return floor
+
+    @override
+    def _keep(
+        self, records: list[dict[str, Any]], unit: Unit, context: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> list[dict[str, Any]]:
+        kept = super()._keep(records, unit, context, *args, **kwargs)
+        since = self._changed_since.get(context.get("account_sid", ""))
+        if since is None or unit.window is None or unit.window.start_iso >= since:
+            return kept
+        # read only for deletions: what changed since the regular read's start (a delete moves date_updated)
+        return [r for r in kept if (r.get("date_created") or "") >= since or (r.get("date_updated") or "") >= since]
 
 
 class Addresses(TwilioStream):
@@ -191,14 +236,6 @@ ENDPOINTS = (
     ),
     Endpoint(name="queues", path="/Accounts/{account_sid}/Queues.json", replication_key="date_updated"),
     Endpoint(
-        name="recordings",
-        path="/Accounts/{account_sid}/Recordings.json",
-        replication_key="date_created",
-        date_filter="DateCreated",
-        filter_field="date_created",
-        retention=MESSAGE_RETENTION,
-    ),
-    Endpoint(
         name="transcriptions",
         path="/Accounts/{account_sid}/Transcriptions.json",
         replication_key="date_updated",
@@ -228,5 +265,6 @@ API_STREAMS: tuple[type[TwilioStream], ...] = (
     AvailablePhoneNumberCountries,
     Conferences,
     Messages,
+    Recordings,
     *(endpoint.stream_class() for endpoint in ENDPOINTS),
 )
