@@ -321,8 +321,11 @@ class TwilioStream(RESTStream[Any]):
     def bookmark(self, context: dict[str, Any] | None) -> tuple[str | None, bool]:
         """(bookmark, resuming): the partition's saved value, and whether a run stopped mid-way.
 
-        A stream-level value (Stitch/singer-io state, migrated) applies to every account without one.
+        A stream-level value (Stitch/singer-io state, migrated) applies to every account without one. A catalog
+        that forces FULL_TABLE (e.g. on incoming_phone_numbers, to see released numbers) reads without one.
         """
+        if self.replication_method == REPLICATION_FULL_TABLE:
+            return None, False
         state = self.get_context_state(context)
         if state.get("replication_key") == self.replication_key and state.get("replication_key_value"):
             return state["replication_key_value"], bool(state.get("resume"))
@@ -552,7 +555,7 @@ class TwilioStream(RESTStream[Any]):
         window = unit.window
         bookmark = None
         strict = False
-        if window is None and self.replication_key:
+        if window is None and self.replication_key and self.replication_method != REPLICATION_FULL_TABLE:
             bookmark = self.bookmark(context)[0]
             if bookmark is None or bookmark < self.run.start_date_iso:
                 bookmark = self.run.start_date_iso
