@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from twilio_sandbox import Sandbox
 
 from tap_twilio.dates import format_iso, to_iso
-from twilio_sandbox import Sandbox
 from tests.conftest import FAST_RETRIES, TapRun, discover, run_tap, select
 
 UTC = dt.timezone.utc
@@ -80,7 +80,7 @@ def test_a_recording_deleted_after_it_was_synced_is_seen_and_what_it_costs(tmp_p
                 tmp_path, {**config, "deleted_recordings_lookback_days": days}, catalog=catalog, state=first.state
             )
             cost[name] = sb.stats.snapshot()["by_resource"].get("recordings", 0)
-        print(  # noqa: T201 - the measurement this test reports
+        print(
             f"\nrecordings requests of the second run, 2 accounts: {cost['with']} re-reading 40 days for deletions, "
             f"{cost['without']} without; records emitted: {len(runs['with'].records['recordings'])} vs "
             f"{len(runs['without'].records['recordings'])}"

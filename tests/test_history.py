@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tap_twilio.dates import format_iso, to_iso
 from twilio_sandbox import Sandbox
 from twilio_sandbox.insights import call_summary, conference_summary, participant_summaries
+
+from tap_twilio.dates import format_iso, to_iso
 from tests.conftest import FAST_RETRIES, TapRun, discover, run_tap, select
 
 UTC = dt.timezone.utc

@@ -18,14 +18,16 @@ from typing import Any
 
 import pytest
 from conftest import FAST_RETRIES, discover, select, tap_args
-
-from tap_twilio.dates import to_iso
 from twilio_sandbox import Sandbox
+from twilio_sandbox.insights import call_summary, conference_summary, participant_summaries
+
+from tap_twilio.dates import format_iso, to_iso
 
 BIN = Path(sys.executable).parent
 PG_DSN = "host=127.0.0.1 port=5432 user=root dbname=test connect_timeout=3"
 SQLALCHEMY_URL = "postgresql+psycopg://root@127.0.0.1:5432/test"
 ALL_ACCOUNTS = "*"  # the accounts stream is keyed by its own sid
+KEPT_30_DAYS = {"call_summaries", "conference_summaries", "conference_participant_summaries", "monitor_events"}
 
 
 def pg_problem() -> str | None:
@@ -63,6 +65,31 @@ def stream_info(catalog: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return info
 
 
+def served(sb: Sandbox, stream: str, account: str | None) -> list[dict[str, Any]]:
+    """What the tap reads of a stream: deleted recordings too; what Twilio keeps from 30 days ago (less the tap's
+    hour of margin) for Insights and Monitor events."""
+    if stream == "recordings":
+        return sb.expected(stream, account, include_soft_deleted=True)
+    if stream not in KEPT_30_DAYS:
+        return sb.expected(stream, account)
+    now = sb.clock()
+    floor = format_iso(dt.datetime.fromtimestamp(now, dt.timezone.utc) - dt.timedelta(days=30, hours=-1))
+    if stream == "monitor_events":
+        return [r for r in sb.expected(stream, account) if (to_iso(r["event_date"]) or "") >= floor]
+    insights = next(h for h in sb.products.handlers if "call_summaries" in h.resources())
+    if not insights.enabled(sb.accounts_by_sid[str(account)]):
+        return []  # no Voice Insights Advanced Features: skipped
+    if stream == "call_summaries":
+        summaries = [call_summary(c, now) for c in sb.expected("calls", account)]
+        return [s for s in summaries if s and (to_iso(s["start_time"]) or "") >= floor]
+    out = []
+    for conference in sb.expected("conferences", account):
+        summary = conference_summary(conference, now)
+        if (to_iso(summary["create_time"]) or "") >= floor:
+            out += [summary] if stream == "conference_summaries" else participant_summaries(conference, now)
+    return out
+
+
 def expected_keys(sb: Sandbox, stream: str, info: dict[str, Any], start_date: str) -> dict[str, set[tuple[str, ...]]]:
     """account -> primary keys (as text) of the rows a full first run must load.
 
@@ -75,7 +102,7 @@ def expected_keys(sb: Sandbox, stream: str, info: dict[str, Any], start_date: st
     out: dict[str, set[tuple[str, ...]]] = defaultdict(set)
     accounts = [None] if stream == "accounts" else sb.account_sids
     for account in accounts:
-        for raw in sb.expected(stream, account):
+        for raw in served(sb, stream, account):
             record = dict(raw)
             if account is not None:
                 record.setdefault("account_sid", account)  # available numbers carry no account_sid
@@ -337,3 +364,70 @@ def test_postgres_selected_streams_only(tmp_path: Path, sandbox: Sandbox, pg_sch
     assert tables == {"messages", "usage_records"}
     streams = stream_info(catalog)
     assert_rows_match(pg_schema, sandbox, {s: streams[s] for s in tables}, config["start_date"])
+
+
+def _force_full_table(catalog: dict[str, Any], stream: str) -> None:
+    for entry in catalog["streams"]:
+        if entry["tap_stream_id"] == stream:
+            entry["replication_method"] = "FULL_TABLE"
+            for item in entry["metadata"]:
+                if item["breadcrumb"] == []:
+                    item["metadata"]["forced-replication-method"] = "FULL_TABLE"
+
+
+@pytest.mark.parametrize("hard_delete", [True, False], ids=["hard_delete", "flag"])
+def test_rows_deleted_in_twilio_leave_postgres_or_are_flagged(
+    tmp_path: Path, sandbox: Sandbox, pg_schema: str, *, hard_delete: bool
+) -> None:
+    """A removed SIP credential and a released number (incoming_phone_numbers forced FULL_TABLE in the catalog)
+    are deleted or flagged after the next run; incremental streams' rows and the participant summaries of
+    conferences the second run does not read again stay as they were."""
+    config = {**sandbox.tap_config(**FAST_RETRIES), "lookback_days": 0}
+    streams = {
+        "sip_credential_lists",
+        "sip_credentials",
+        "incoming_phone_numbers",
+        "notifications",
+        "conference_summaries",
+        "conference_participant_summaries",
+    }
+    catalog = select(discover(tmp_path, config), streams)
+    _force_full_table(catalog, "incoming_phone_numbers")
+    target_config = {**pg_target_config(pg_schema), "hard_delete": hard_delete}
+    state1 = pipe(tmp_path, config, "target-postgres", target_config, catalog=catalog, name="first")
+
+    def rows(table: str, where: str = "TRUE") -> dict[str, Any]:
+        return dict(pg_query(f'SELECT {KEYS[table]}::text, _sdc_deleted_at FROM "{pg_schema}"."{table}" WHERE {where}'))
+
+    before = {table: rows(table) for table in KEYS}
+    assert all(before.values()), before
+    main = sandbox.main_account_sid
+    credential = sandbox.expected("sip_credentials", main)[0]["sid"]
+    number = sandbox.expected("incoming_phone_numbers", main)[0]["sid"]
+    sandbox.delete_record("sip_credentials", credential)
+    sandbox.delete_record("incoming_phone_numbers", number)
+
+    pipe(tmp_path, config, "target-postgres", target_config, catalog=catalog, state=state1, name="second")
+
+    after = {table: rows(table) for table in KEYS}
+    for table, gone in (("sip_credentials", credential), ("incoming_phone_numbers", number)):
+        if hard_delete:
+            assert gone not in after[table], table
+            assert set(after[table]) == set(before[table]) - {gone}, table
+        else:
+            assert after[table][gone] is not None, f"{table}: the deleted row is not flagged"
+            assert set(after[table]) == set(before[table]), table
+        assert all(at is None for sid, at in after[table].items() if sid != gone), table
+    # incremental streams and children of incremental parents: every row kept, none flagged
+    for table in ("notifications", "conference_summaries", "conference_participant_summaries"):
+        assert set(after[table]) == set(before[table]), table
+        assert all(at is None for at in after[table].values()), table
+
+
+KEYS = {
+    "sip_credentials": "sid",
+    "incoming_phone_numbers": "sid",
+    "notifications": "sid",
+    "conference_summaries": "conference_sid",
+    "conference_participant_summaries": "participant_sid",
+}
