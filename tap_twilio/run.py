@@ -167,7 +167,7 @@ class SyncRun:
         self.accounts = AccountDirectory(self)
         self.skipped: list[tuple[str, str, int]] = []
         self.resuming = False
-        self.streams: list[Any] = []  # every stream, in the order the SDK syncs them (registered at creation)
+        self.streams: list[Any] = []  # every stream, registered at creation (the SDK syncs them by name)
         self._warned: set[str] = set()
         self._clients: dict[tuple[str, str], TwilioClient] = {}
         self._lock = threading.Lock()
@@ -230,7 +230,7 @@ class SyncRun:
 
     def _lanes(self) -> Iterator[tuple[Hashable, Callable[[], Iterable[Page]]]]:
         try:
-            for stream in self.streams:
+            for stream in sorted(self.streams, key=lambda s: s.name):  # the SDK syncs streams by name
                 yield from stream.planned_lanes()
         except Exception:
             self.logger.debug("Reading ahead stopped", exc_info=True)
