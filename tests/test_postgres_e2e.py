@@ -17,17 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FAST_RETRIES, discover, select, tap_args
+from conftest import FAST_RETRIES, discover, select, served, tap_args
 from twilio_sandbox import Sandbox
-from twilio_sandbox.insights import call_summary, conference_summary, participant_summaries
 
-from tap_twilio.dates import format_iso, to_iso
+from tap_twilio.dates import to_iso
 
 BIN = Path(sys.executable).parent
 PG_DSN = "host=127.0.0.1 port=5432 user=root dbname=test connect_timeout=3"
 SQLALCHEMY_URL = "postgresql+psycopg://root@127.0.0.1:5432/test"
 ALL_ACCOUNTS = "*"  # the accounts stream is keyed by its own sid
-KEPT_30_DAYS = {"call_summaries", "conference_summaries", "conference_participant_summaries", "monitor_events"}
 
 
 def pg_problem() -> str | None:
@@ -65,31 +63,6 @@ def stream_info(catalog: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return info
 
 
-def served(sb: Sandbox, stream: str, account: str | None) -> list[dict[str, Any]]:
-    """What the tap reads of a stream: deleted recordings too; what Twilio keeps from 30 days ago (less the tap's
-    hour of margin) for Insights and Monitor events."""
-    if stream == "recordings":
-        return sb.expected(stream, account, include_soft_deleted=True)
-    if stream not in KEPT_30_DAYS:
-        return sb.expected(stream, account)
-    now = sb.clock()
-    floor = format_iso(dt.datetime.fromtimestamp(now, dt.timezone.utc) - dt.timedelta(days=30, hours=-1))
-    if stream == "monitor_events":
-        return [r for r in sb.expected(stream, account) if (to_iso(r["event_date"]) or "") >= floor]
-    insights = next(h for h in sb.products.handlers if "call_summaries" in h.resources())
-    if not insights.enabled(sb.accounts_by_sid[str(account)]):
-        return []  # no Voice Insights Advanced Features: skipped
-    if stream == "call_summaries":
-        summaries = [call_summary(c, now) for c in sb.expected("calls", account)]
-        return [s for s in summaries if s and (to_iso(s["start_time"]) or "") >= floor]
-    out = []
-    for conference in sb.expected("conferences", account):
-        summary = conference_summary(conference, now)
-        if (to_iso(summary["create_time"]) or "") >= floor:
-            out += [summary] if stream == "conference_summaries" else participant_summaries(conference, now)
-    return out
-
-
 def expected_keys(sb: Sandbox, stream: str, info: dict[str, Any], start_date: str) -> dict[str, set[tuple[str, ...]]]:
     """account -> primary keys (as text) of the rows a full first run must load.
 
@@ -101,6 +74,8 @@ def expected_keys(sb: Sandbox, stream: str, info: dict[str, Any], start_date: st
     assert start_iso is not None
     out: dict[str, set[tuple[str, ...]]] = defaultdict(set)
     accounts = [None] if stream == "accounts" else sb.account_sids
+    if stream.startswith("pricing_"):  # the same for every account: read once, as the main account's
+        accounts = [sb.main_account_sid]
     for account in accounts:
         for raw in served(sb, stream, account):
             record = dict(raw)
@@ -143,6 +118,30 @@ def change_messages(sb: Sandbox) -> tuple[dict[str, dict[str, Any]], list[str]]:
     sent = sb.now - dt.timedelta(seconds=2)
     added = [sb.add_record("messages", a, date_sent=sent)["sid"] for a in sb.account_sids for _ in range(2)]
     return updated, added
+
+
+def change_products(sb: Sandbox) -> list[tuple[str, str, str, str]]:
+    """A new message in a subaccount's conversation, an ended Studio execution, a renamed flow, a new Verify
+    attempt; (table, sid, column, value now) of each."""
+    sub = sb.account_sids[1]  # an odd subaccount: Conversations, Studio and Verify
+    conversation = sb.expected("conversations", sub)[-1]
+    message = sb.products.add_conversation_message(conversation["sid"], body="late reply")
+    execution = sb.expected("studio_executions", sub)[0]
+    ended = sb.products.end_execution(execution["sid"])
+    flow = sb.products.rename_flow(sb.expected("studio_flows", sub)[0]["sid"], "IVR v2")
+    attempt = sb.products.add_verify_attempt(sub)
+    return [
+        ("conversation_messages", message["sid"], "body", "late reply"),
+        ("conversations", conversation["sid"], "date_updated", pg_time(message["date_created"])),
+        ("studio_executions", execution["sid"], "date_updated", pg_time(ended["date_updated"])),
+        ("studio_flows", flow["sid"], "friendly_name", "IVR v2"),
+        ("verify_attempts", attempt["sid"], "channel", attempt["channel"]),
+    ]
+
+
+def pg_time(value: str) -> str:
+    """An ISO-8601 UTC time as PostgreSQL prints a timestamp without time zone."""
+    return str(to_iso(value))[:19].replace("T", " ")
 
 
 # --- running the pipe -----------------------------------------------------------------------------
@@ -329,6 +328,7 @@ def test_postgres_full_then_incremental(
 
     # the sandbox changes, the second run starts from the first run's state
     updated, added = change_messages(sandbox)
+    product_changes = change_products(sandbox)
     second_started = pg_query("SELECT now() AT TIME ZONE 'UTC'")[0][0]
     state2 = pipe(tmp_path, config, "target-postgres", target_config, state=state1, name="second")
 
@@ -342,6 +342,8 @@ def test_postgres_full_then_incremental(
     for sid, fields in updated.items():
         assert rows[sid] == (fields["status"], Decimal(fields["price"])), sid
     assert set(added) <= set(rows)
+    for table, sid, column, value in product_changes:
+        assert pg_query(f'SELECT "{column}"::text FROM "{pg_schema}"."{table}" WHERE sid = %s', sid) == [(value,)]
     total, touched = pg_query(
         f'SELECT count(*), count(*) FILTER (WHERE _sdc_batched_at >= %s) FROM "{pg_schema}".messages',
         second_started,
