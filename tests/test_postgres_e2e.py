@@ -17,17 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FAST_RETRIES, discover, select, tap_args
+from conftest import FAST_RETRIES, discover, select, served, tap_args
 from twilio_sandbox import Sandbox
-from twilio_sandbox.insights import call_summary, conference_summary, participant_summaries
 
-from tap_twilio.dates import format_iso, to_iso
+from tap_twilio.dates import to_iso
 
 BIN = Path(sys.executable).parent
 PG_DSN = "host=127.0.0.1 port=5432 user=root dbname=test connect_timeout=3"
 SQLALCHEMY_URL = "postgresql+psycopg://root@127.0.0.1:5432/test"
 ALL_ACCOUNTS = "*"  # the accounts stream is keyed by its own sid
-KEPT_30_DAYS = {"call_summaries", "conference_summaries", "conference_participant_summaries", "monitor_events"}
 
 
 def pg_problem() -> str | None:
@@ -63,31 +61,6 @@ def stream_info(catalog: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "schema": entry["schema"],
         }
     return info
-
-
-def served(sb: Sandbox, stream: str, account: str | None) -> list[dict[str, Any]]:
-    """What the tap reads of a stream: deleted recordings too; what Twilio keeps from 30 days ago (less the tap's
-    hour of margin) for Insights and Monitor events."""
-    if stream == "recordings":
-        return sb.expected(stream, account, include_soft_deleted=True)
-    if stream not in KEPT_30_DAYS:
-        return sb.expected(stream, account)
-    now = sb.clock()
-    floor = format_iso(dt.datetime.fromtimestamp(now, dt.timezone.utc) - dt.timedelta(days=30, hours=-1))
-    if stream == "monitor_events":
-        return [r for r in sb.expected(stream, account) if (to_iso(r["event_date"]) or "") >= floor]
-    insights = next(h for h in sb.products.handlers if "call_summaries" in h.resources())
-    if not insights.enabled(sb.accounts_by_sid[str(account)]):
-        return []  # no Voice Insights Advanced Features: skipped
-    if stream == "call_summaries":
-        summaries = [call_summary(c, now) for c in sb.expected("calls", account)]
-        return [s for s in summaries if s and (to_iso(s["start_time"]) or "") >= floor]
-    out = []
-    for conference in sb.expected("conferences", account):
-        summary = conference_summary(conference, now)
-        if (to_iso(summary["create_time"]) or "") >= floor:
-            out += [summary] if stream == "conference_summaries" else participant_summaries(conference, now)
-    return out
 
 
 def expected_keys(sb: Sandbox, stream: str, info: dict[str, Any], start_date: str) -> dict[str, set[tuple[str, ...]]]:
