@@ -73,6 +73,8 @@ sys.path.insert(0, str(ROOT))
 import singerio  # noqa: E402  # benchmarks/singerio.py
 
 RUN_DIR = ROOT / ".bench" / "last-run"
+# records are counted from the SDK's record_count METRIC lines, which the tap keeps at DEBUG unless asked
+os.environ.setdefault("TAP_TWILIO_METRICS_LOG_LEVEL", "INFO")
 RESULTS_JSON = HERE / "results-latest.json"
 SINGERIO_VENV = Path(os.environ.get("SINGERIO_VENV", ROOT / ".bench" / "singerio-venv"))
 
@@ -123,12 +125,15 @@ def _sandbox_child(conn: Any, kwargs: dict[str, Any]) -> None:  # noqa: C901, PL
         return
 
     errors: list[str] = []
+    first_request: dict[str, float | None] = {"at": None}  # wall clock of the first request since "reset"
     cache: dict[tuple[str, str, str], Any] = {}
     flags = {"cache": False}
     lock = threading.Lock()
     original_handle = sb.handle
 
     def handle(method: str, target: str, headers: Any) -> tuple[Any, str | None]:
+        if first_request["at"] is None:
+            first_request["at"] = time.time()
         key = (method, target, headers.get("Authorization") or "")
         if flags["cache"]:
             hit = cache.get(key)
@@ -251,6 +256,7 @@ def _sandbox_child(conn: Any, kwargs: dict[str, Any]) -> None:  # noqa: C901, PL
                 break
             if cmd == "reset":
                 sb.stats.reset()
+                first_request["at"] = None
                 with lock:
                     errors.clear()
                 result: Any = None
@@ -262,6 +268,7 @@ def _sandbox_child(conn: Any, kwargs: dict[str, Any]) -> None:  # noqa: C901, PL
                     snap["sandbox_errors"] = len(errors)
                     snap["first_sandbox_error"] = errors[0] if errors else None
                 snap["cpu"] = cpu()
+                snap["first_request_at"] = first_request["at"]
                 snap["cached_responses"] = len(cache)
                 result = snap
             elif cmd == "cpu":
@@ -359,6 +366,7 @@ class Run:
     first_sandbox_error: str | None
     stdout_path: str | None = None
     stderr_path: str | None = None
+    first_request_s: float | None = None  # process start to the sandbox's first request
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -410,6 +418,7 @@ def run_tap(label: str, tap: str, argv: list[str], sandbox: SandboxProcess, *, k
     stdout_path = RUN_DIR / f"{label}.jsonl" if keep_stdout else None
     stderr_path = RUN_DIR / f"{label}.stderr"
     with open(stderr_path, "wb") as err, open(stdout_path or os.devnull, "wb") as out:
+        started_at = time.time()
         t0 = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=ROOT,
                                 env={**os.environ, **(env or {})})
@@ -440,6 +449,7 @@ def run_tap(label: str, tap: str, argv: list[str], sandbox: SandboxProcess, *, k
         first_sandbox_error=stats["first_sandbox_error"],
         stdout_path=str(stdout_path) if stdout_path else None,
         stderr_path=str(stderr_path),
+        first_request_s=(stats["first_request_at"] - started_at) if stats.get("first_request_at") else None,
     )
     if log:
         note = "" if run.returncode == 0 else f"  EXIT {run.returncode} (see {stderr_path})"
@@ -483,7 +493,8 @@ class Taps:
             for item in entry["metadata"]:
                 if item["breadcrumb"] == []:
                     item["metadata"]["selected"] = entry["tap_stream_id"] in streams
-        path = RUN_DIR / f"catalog-ours-{'-'.join(streams)}.json"
+        name = "-".join(streams) if len(streams) <= 6 else f"{len(streams)}-streams-{abs(hash(tuple(streams))):x}"
+        path = RUN_DIR / f"catalog-ours-{name}.json"
         path.write_text(json.dumps(catalog))
         return path
 

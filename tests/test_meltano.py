@@ -310,6 +310,9 @@ def env_values(sb: Sandbox) -> dict[str, str]:
         "connect_timeout_seconds": "5.5",
         "api_url": sb.url,
         "monitor_url": sb.url,
+        "base_url_template": sb.url + "/{product}",
+        "deleted_recordings_lookback_days": "10",
+        "emit_activate_version_messages": "false",
         "user_agent": "tap-twilio-env-test/1.0",
     }
 
@@ -333,6 +336,8 @@ def test_every_setting_can_come_from_the_environment(meltano: Path, installed: P
             assert got == int(text) and isinstance(got, int), (name, got)
         elif kinds[name] == "array":
             assert got == json.loads(text), (name, got)
+        elif kinds[name] == "boolean":
+            assert got is (text == "true"), (name, got)
         elif kinds[name] == "date_iso8601":
             assert to_iso(str(got)) == to_iso(text), (name, got)
         elif name == "lookback_days" or name.endswith("_seconds"):
@@ -356,3 +361,13 @@ def test_every_setting_can_come_from_the_environment(meltano: Path, installed: P
     assert sorted(r["record"]["sid"] for r in records) == sorted(sb.account_sids[:2])
     assert "auth_token" not in {k for r in records for k in r["record"]}
     assert any("PageSize=500" in path for _, path in sb.stats.requests), sb.stats.requests[:5]
+
+
+def test_meltano_yml_declares_every_setting_of_the_tap() -> None:
+    """Meltano shows and validates only the settings meltano.yml declares: the tap's own must all be there."""
+    text = (ROOT / "meltano.yml").read_text()
+    tap_settings = text[text.index("- name: tap-twilio\n") : text.index("    select:")]
+    declared = set(re.findall(r"- \{name: (\w+), kind:", tap_settings))
+    from tap_twilio.config import CONFIG_SCHEMA  # noqa: PLC0415
+
+    assert declared == set(CONFIG_SCHEMA["properties"])
