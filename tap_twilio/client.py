@@ -122,6 +122,8 @@ class TwilioStream(RESTStream[Any]):
     per_account: ClassVar[bool] = True  # partitioned by the synced accounts
     retention: ClassVar[dt.timedelta | None] = None  # Twilio answers errors for older filters
     missing_is_empty: ClassVar[bool] = False  # 404 means "nothing here", not an access problem
+    child_key: ClassVar[str | None] = None  # a parent's record reaches its child lists as {child_key: record[sid]}
+    child_key_field: ClassVar[str] = "sid"
     detail_path: ClassVar[str | None] = None  # each listed item's detail (placeholders: item fields) is the record
     children_of_unchanged: ClassVar[bool] = False  # child lists change without the parent's replication value moving
 
@@ -232,7 +234,10 @@ class TwilioStream(RESTStream[Any]):
 
     @override
     def get_child_context(self, record: Record, context: Context | None) -> Context | None:
-        return None  # a parent stream says which of its records have child lists worth requesting
+        # a parent names the key its children read this record's sid under; a hook decides which records have any
+        if self.child_key is None:
+            return None
+        return {"account_sid": record["account_sid"], self.child_key: record[self.child_key_field]}
 
     # --- fetching ------------------------------------------------------------------------
 

@@ -140,10 +140,7 @@ class Addresses(TwilioStream):
     name = "addresses"
     path = "/Accounts/{account_sid}/Addresses.json"
     replication_key = "date_updated"
-
-    @override
-    def get_child_context(self, record: Record, context: Context | None) -> Context | None:
-        return {"account_sid": record["account_sid"], "address_sid": record["sid"]}
+    child_key = "address_sid"
 
 
 class AvailablePhoneNumberCountries(TwilioStream):

@@ -15,8 +15,6 @@ from tap_twilio.streams.base import Endpoint
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
-    from singer_sdk.helpers.types import Context, Record
-
     from tap_twilio.http import Page
 
 
@@ -26,10 +24,7 @@ class SipCredentialLists(TwilioStream):
     name = "sip_credential_lists"
     path = "/Accounts/{account_sid}/SIP/CredentialLists.json"
     list_key = "credential_lists"
-
-    @override
-    def get_child_context(self, record: Record, context: Context | None) -> Context | None:
-        return {"account_sid": record["account_sid"], "credential_list_sid": record["sid"]}
+    child_key = "credential_list_sid"
 
 
 class SipIpAccessControlLists(TwilioStream):
@@ -38,10 +33,7 @@ class SipIpAccessControlLists(TwilioStream):
     name = "sip_ip_access_control_lists"
     path = "/Accounts/{account_sid}/SIP/IpAccessControlLists.json"
     list_key = "ip_access_control_lists"
-
-    @override
-    def get_child_context(self, record: Record, context: Context | None) -> Context | None:
-        return {"account_sid": record["account_sid"], "ip_access_control_list_sid": record["sid"]}
+    child_key = "ip_access_control_list_sid"
 
 
 class QueueMembers(TwilioStream):

@@ -25,10 +25,7 @@ class ConversationServices(TwilioStream):
     path = "/v1/Services"
     list_key = "services"
     page_size_max = LIST_MAX
-
-    @override
-    def get_child_context(self, record: Record, context: Context | None) -> Context | None:
-        return {"account_sid": record["account_sid"], "chat_service_sid": record["sid"]}
+    child_key = "chat_service_sid"
 
 
 class Conversations(TwilioStream):

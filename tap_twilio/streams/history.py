@@ -13,7 +13,6 @@ from tap_twilio.dates import format_iso, parse_iso
 from tap_twilio.streams.base import Endpoint
 
 if TYPE_CHECKING:
-    from singer_sdk.helpers.types import Context, Record
 
     from tap_twilio.http import TwilioAPIError
 
@@ -104,10 +103,8 @@ class ConferenceSummaries(InsightsStream):
     date_filter = "CreatedAfter"
     end_filter = "CreatedBefore"
     filter_field = "create_time"
-
-    @override
-    def get_child_context(self, record: Record, context: Context | None) -> Context | None:
-        return {"account_sid": record["account_sid"], "conference_sid": record["conference_sid"]}
+    child_key = "conference_sid"
+    child_key_field = "conference_sid"
 
 
 class ConferenceParticipantSummaries(InsightsStream):

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from typing_extensions import override
-
 from tap_twilio.client import TwilioStream
 from tap_twilio.streams.base import Endpoint
 
 if TYPE_CHECKING:
-    from singer_sdk.helpers.types import Context, Record
+    pass
 
 
 class MessagingServices(TwilioStream):
@@ -20,10 +18,7 @@ class MessagingServices(TwilioStream):
     product = "messaging"
     path = "/v1/Services"
     list_key = "services"
-
-    @override
-    def get_child_context(self, record: Record, context: Context | None) -> Context | None:
-        return {"account_sid": record["account_sid"], "service_sid": record["sid"]}
+    child_key = "service_sid"
 
 
 ENDPOINTS = (

@@ -24,10 +24,7 @@ class StudioFlows(TwilioStream):
     list_key = "flows"
     replication_key = "date_updated"  # no filters: read whole, kept if updated since the bookmark
     children_of_unchanged = True  # a new or ended execution does not move its flow's date_updated
-
-    @override
-    def get_child_context(self, record: Record, context: Context | None) -> Context | None:
-        return {"account_sid": record["account_sid"], "flow_sid": record["sid"]}
+    child_key = "flow_sid"
 
 
 class StudioExecutions(TwilioStream):
