@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -92,6 +93,8 @@ class Unit:
     window: Window | None
     lists: tuple[tuple[Hashable, dict[str, Any]], ...]  # (pipeline key, first-page params)
     last: bool  # the partition's final unit
+    bookmark: str | None = None  # a client-filtered list keeps records from here on (fixed when planned)
+    strict: bool = False  # ... and only those newer than it (a child's bookmark: equal was emitted already)
 
 
 class TwilioStream(RESTStream[Any]):
@@ -157,7 +160,8 @@ class TwilioStream(RESTStream[Any]):
             # the SDK logs "Beginning sync" once per parent record (per message with media): keep INFO readable
             self.logger.setLevel(logging.WARNING)
         self._units: dict[Hashable, list[Unit]] = {}
-        self._prefetched: dict[Hashable, Future[list[Page]]] = {}
+        self._prefetched: dict[tuple[tuple[str, Any], ...], Future[list[Page]]] = {}
+        self._prefetch_lock = threading.Lock()
         self._schema_written = False
         self._bad_numbers: set[str] = set()
         self._numbers: dict[str, int | Decimal | None] = {}
@@ -403,7 +407,8 @@ class TwilioStream(RESTStream[Any]):
             if self.run.done(self.tap_state, self.name, context.get("account_sid", WHOLE_STREAM)):
                 units = []  # the interrupted run this one resumes completed it
             elif not self.date_filter:
-                units = [Unit(context, None, self._lists(ctx_key, None, [dict(p) for p in self.param_sets]), True)]
+                lists = self._lists(ctx_key, None, [dict(p) for p in self.param_sets])
+                units = [Unit(context, None, lists, True, *self._client_filter(context))]
             else:
                 windows = self.windows(context)
                 units = [
@@ -418,6 +423,16 @@ class TwilioStream(RESTStream[Any]):
             self._units[ctx_key] = units
         return units
 
+    def _client_filter(self, context: dict[str, Any]) -> tuple[str | None, bool]:
+        """(bound, strict) of a list Twilio cannot filter by date: the records kept are those from the bound on."""
+        if not self.replication_key or self.replication_method == REPLICATION_FULL_TABLE:
+            return None, False
+        bookmark = self.bookmark(context)[0]
+        if bookmark is None or bookmark < self.run.start_date_iso:
+            return self.run.start_date_iso, False
+        # a child's bookmark is a second before the sync that saved it: equal means already emitted
+        return bookmark, self.parent_stream_type is not None
+
     def _lists(
         self, ctx_key: Hashable, window: Window | None, params: list[dict[str, Any]]
     ) -> tuple[tuple[Hashable, dict[str, Any]], ...]:
@@ -431,10 +446,25 @@ class TwilioStream(RESTStream[Any]):
         for context in self.partitions or [{}]:
             for unit in self.units(context):
                 for key, params in unit.lists:
-                    yield key, self._source(unit.context, params)
+                    yield key, self._source(unit, params)
 
-    def _source(self, context: dict[str, Any], params: dict[str, Any]) -> Callable[[], Iterable[Page]]:
-        return lambda: self.iter_pages(context, params)
+    def _source(self, unit: Unit, params: dict[str, Any]) -> Callable[[], Iterable[Page]]:
+        return lambda: self._read_ahead(unit, params)
+
+    def _read_ahead(self, unit: Unit, params: dict[str, Any]) -> Iterator[Page]:
+        """Worker side of one list: each page's records are typed, and their child lists started, as soon as the
+        page arrives, not when the writer gets to it (a parent's children then cost no round trip of their own)."""
+        for page in self.iter_pages(unit.context, params):
+            records = self.records_of(page)
+            for record in records:
+                self._convert(record)
+            page.converted = True
+            if self._children_wanted:
+                unchanged: list[dict[str, Any]] | None = [] if self._unchanged_have_children else None
+                # the base filter only: a subclass's _keep may keep per-run notes, which the writer's call makes
+                kept = TwilioStream._keep(self, records, unit, unit.context, set(), unchanged, converted=True)
+                self._prefetch_children(kept + unchanged if unchanged else kept, unit.context)
+            yield page
 
     def _checkpoint(self, unit: Unit, high_water: str | None) -> None:
         """A unit is fully read: move its partition's bookmark forward and emit STATE."""
@@ -508,9 +538,11 @@ class TwilioStream(RESTStream[Any]):
             high: str | None = None
             try:
                 for key, params in unit.lists:
-                    for page in pipeline.take(key, self._source(unit.context, params)):
+                    for page in pipeline.take(key, self._source(unit, params)):
                         unchanged: list[dict[str, Any]] | None = [] if self._unchanged_have_children else None
-                        kept = self._keep(self.records_of(page), unit, ctx, seen_null, unchanged)
+                        kept = self._keep(
+                            self.records_of(page), unit, ctx, seen_null, unchanged, converted=page.converted
+                        )
                         if kept and self.replication_key and unit.window is None:
                             newest = max((r.get(self.replication_key) or "") for r in kept)
                             if newest > (high or ""):
@@ -531,6 +563,9 @@ class TwilioStream(RESTStream[Any]):
             self._checkpoint(unit, high)
             if unit.window is not None:
                 self._log_progress(account, unit, counted, started)
+        for child in self.child_streams:
+            if isinstance(child, TwilioStream):
+                child.forget_prefetched(account)  # downloads the SDK did not ask for (a stream map dropped the parent)
         if self.date_filter is None:
             self.logger.info("%s %s: %d records", self.name, account, counted)
 
@@ -552,25 +587,20 @@ class TwilioStream(RESTStream[Any]):
         context: dict[str, Any],
         seen_null: set[Any],
         unchanged: list[dict[str, Any]] | None = None,
+        *,
+        converted: bool = False,
     ) -> list[dict[str, Any]]:
-        """Convert a page's records and keep those that belong to this unit, each once (`unchanged` collects
-        the records a client-side bookmark filtered out)."""
-        convert = self._convert
+        """Convert a page's records (unless a worker did) and keep those that belong to this unit, each once
+        (`unchanged` collects the records a client-side bookmark filtered out). No state is read: workers call it."""
+        convert = None if converted else self._convert
         kept = []
         window = unit.window
-        bookmark = None
-        strict = False
-        if window is None and self.replication_key and self.replication_method != REPLICATION_FULL_TABLE:
-            bookmark = self.bookmark(context)[0]
-            if bookmark is None or bookmark < self.run.start_date_iso:
-                bookmark = self.run.start_date_iso
-            else:  # a child's bookmark is a second before the sync that saved it: equal means already emitted
-                strict = self.parent_stream_type is not None
+        bookmark, strict = (unit.bookmark, unit.strict) if window is None else (None, False)
         field_name = self.filter_field or ""
         properties = self._properties
         start_iso, end_iso = (window.start_iso, window.end_iso) if window else ("", "")
         for raw in records:
-            record = convert(raw)
+            record = raw if convert is None else convert(raw)
             for key, value in context.items():
                 if key in properties:
                     record.setdefault(key, value)
@@ -611,9 +641,6 @@ class TwilioStream(RESTStream[Any]):
         if not self._children_wanted:
             return
         children = [c for c in self.child_streams if c.selected or c.has_selected_descendents]
-        for child in children:
-            assert isinstance(child, TwilioStream)
-            child.forget_prefetched()
         for record in records:
             for child_context in self.generate_child_contexts(record, context):
                 if child_context is None:
@@ -627,18 +654,20 @@ class TwilioStream(RESTStream[Any]):
         return True
 
     def prefetch(self, context: dict[str, Any]) -> None:
-        """Queue every page of this child list for download."""
+        """Queue every page of this child list for download (from the writer or a parent's worker thread)."""
         if not self.wants(context):
             return
         key = tuple(sorted(context.items()))
-        if key not in self._prefetched:
-            self._prefetched[key] = self.run.children.submit(self._fetch_all, context, self._child_params(context))
+        with self._prefetch_lock:
+            if key not in self._prefetched:
+                params = self._child_params(context)
+                self._prefetched[key] = self.run.children.submit(self._fetch_all, context, params)
 
-    def forget_prefetched(self) -> None:
-        """Drop downloads the SDK did not ask for (e.g. a stream map filtered the parent)."""
-        for future in self._prefetched.values():
-            future.cancel()
-        self._prefetched.clear()
+    def forget_prefetched(self, account: str) -> None:
+        """Drop an account's downloads the SDK did not ask for (e.g. a stream map filtered the parent)."""
+        with self._prefetch_lock:
+            for key in [k for k in self._prefetched if ("account_sid", account) in k]:
+                self._prefetched.pop(key).cancel()
 
     def _fetch_all(self, context: dict[str, Any], params: dict[str, Any] | None) -> list[Page]:
         if params is None:  # an empty window: nothing to ask for
@@ -665,7 +694,8 @@ class TwilioStream(RESTStream[Any]):
     def _child_records(self, context: dict[str, Any]) -> Iterator[dict[str, Any]]:
         if not self.wants(context):
             return
-        future = self._prefetched.pop(tuple(sorted(context.items())), None)
+        with self._prefetch_lock:
+            future = self._prefetched.pop(tuple(sorted(context.items())), None)
         account = context.get("account_sid", "")
         try:
             pages = future.result() if future is not None else self._fetch_all(context, self._child_params(context))
@@ -675,7 +705,8 @@ class TwilioStream(RESTStream[Any]):
                 return
             raise self._fatal(exc, account) from exc
         self._child_read.add(context.get("account_sid"))
-        unit = Unit(context, self._child_window(context), (), last=True)
+        window = self._child_window(context)
+        unit = Unit(context, window, (), True, *(self._client_filter(context) if window is None else (None, False)))
         seen_null: set[Any] = set()
         key = self.replication_key
         for page in pages:

@@ -75,6 +75,7 @@ class Page:
 
     url: str
     body: dict[str, Any]
+    converted: bool = False  # its records were typed in place already (by the worker that fetched it)
 
 
 class AdaptiveLimiter:

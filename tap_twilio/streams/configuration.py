@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
 
-from tap_twilio.client import TwilioStream
+from tap_twilio.client import TwilioStream, Unit
 from tap_twilio.http import TwilioError
 from tap_twilio.pagination import follow_pages
 from tap_twilio.streams.base import Endpoint
@@ -46,8 +46,8 @@ class QueueMembers(TwilioStream):
     primary_keys = ("queue_sid", "call_sid")
 
     @override
-    def _source(self, context: dict[str, Any], params: dict[str, Any]) -> Callable[[], Iterable[Page]]:
-        return lambda: self._member_pages(context)
+    def _source(self, unit: Unit, params: dict[str, Any]) -> Callable[[], Iterable[Page]]:
+        return lambda: self._member_pages(unit.context)
 
     def _member_pages(self, context: dict[str, Any]) -> Iterator[Page]:
         """Every page of the members of every queue with callers in it."""

@@ -13,7 +13,6 @@ from tap_twilio.dates import format_iso, parse_iso
 from tap_twilio.streams.base import Endpoint
 
 if TYPE_CHECKING:
-
     from tap_twilio.http import TwilioAPIError
 
 INSIGHTS_RETENTION = dt.timedelta(days=30)  # Voice Insights keeps call and conference summaries 30 days
