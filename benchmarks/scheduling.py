@@ -5,9 +5,9 @@
 Both taps run against the same local sandbox in the same run (machinery of ``benchmarks/run.py``: the sandbox in its
 own process, each tap a subprocess measured with ``os.wait4``), so read the ratios. Scenarios:
 
-A. 100 ms per response, main + 2 subaccounts, **every Stitch stream selected** (the 23 both taps have): wall time
-   of ours vs singer-io 0.2.2 (target: singer-io / ours >= 20). Ours also runs with every stream it has (the
-   product APIs and history streams too), for information.
+A. 100 ms per response, main + 2 subaccounts, **every Stitch stream selected** (ours: the 23; singer-io: 22, as the
+   sandbox does not serve its all-time usage list): wall time of ours vs singer-io 0.2.2 (target: singer-io / ours
+   >= 20). Ours also runs with every stream it has (the product APIs and history streams too), for information.
 B. 200 subaccounts with a few records in each stream, 100 ms per response, every Stitch stream: our wall time
    against the lower bound ``requests x latency / max_concurrency + longest parent->child chain x latency``
    (target <= 1.5x). The chain is 3 round trips: the account listing, a parent list, its child lists. singer-io
@@ -54,6 +54,9 @@ FEW = {  # "a few records in each stream"
     "incoming_phone_numbers": 1, "keys": 1, "outgoing_caller_ids": 1, "queues": 1, "transcriptions": 1,
     "usage_triggers": 1, "alerts": 3,
 }
+# singer-io reads usage from the all-time /Usage/Records.json list, which the sandbox does not serve (it serves
+# Daily.json, which this tap reads): singer-io syncs the other 22, ours all 23, so the ratios are conservative
+SINGERIO_STREAMS = [s for s in STITCH_STREAMS if s != "usage_records"]
 LATENCY_S = 0.1
 CHAIN_ROUND_TRIPS = 3  # accounts listing -> a parent list -> its child lists
 TARGETS = {"all_streams_wall_ratio": 20.0, "subaccounts_over_lower_bound": 1.5}
@@ -78,14 +81,15 @@ def scenario_all_streams(taps: bench.Taps, results: dict[str, Any]) -> None:
     print("\n== A. 100 ms per response, main + 2 subaccounts, every stream selected", flush=True)
     sizes = {"messages": 300, "calls": 150, "recordings": 40, "conferences": 15}
     # usage lists before an account existed answer 404 in Twilio (and the sandbox), which stops singer-io: lenient here
-    with bench.SandboxProcess(seed=6, subaccounts=2, days=60, sizes=sizes, latency_ms=100,
+    # 28 days: singer-io asks Monitor for alerts from its start_date, and Twilio answers 400 beyond 30 days
+    with bench.SandboxProcess(seed=6, subaccounts=2, days=28, sizes=sizes, latency_ms=100,
                               usage_404_before_created=False) as sb:
         config = sb.config
         ours = bench.run_tap("A-ours-stitch-streams", "ours", taps.our_argv(config, "A", STITCH_STREAMS), sb)
         everything = all_our_streams(taps, config)
         taps._our_catalog = None  # noqa: SLF001 - the catalog is rediscovered with the same config
         ours_all = bench.run_tap("A-ours-every-stream", "ours", taps.our_argv(config, "A-all", everything), sb)
-        singer = bench.run_tap("A-singerio-stitch-streams", "singer-io", taps.singerio_argv(sb, "A", STITCH_STREAMS),
+        singer = bench.run_tap("A-singerio-stitch-streams", "singer-io", taps.singerio_argv(sb, "A", SINGERIO_STREAMS),
                                sb)
     ratio = singer.wall_s / ours.wall_s
     rows = []
@@ -118,7 +122,7 @@ def scenario_subaccounts(taps: bench.Taps, results: dict[str, Any], subaccounts:
     with bench.SandboxProcess(seed=7, subaccounts=singer_subset, days=10, sizes=FEW, latency_ms=100,
                               record_requests=False, usage_404_before_created=False) as sb_small:
         singer = bench.run_tap(f"B-singerio-{singer_subset}-subaccounts", "singer-io",
-                               taps.singerio_argv(sb_small, "B", STITCH_STREAMS), sb_small)
+                               taps.singerio_argv(sb_small, "B", SINGERIO_STREAMS), sb_small)
     per_account = singer.wall_s / (singer_subset + 1)
     singer_extrapolated = per_account * (subaccounts + 1)
     lists, pages = read_ahead(ours)

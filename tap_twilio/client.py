@@ -215,8 +215,7 @@ class TwilioStream(RESTStream[Any]):
         # message objects and no-op transforms cost more than the rest of the record path (PERFORMANCE-NOTES)
         writer = self.run.writer
         if writer is not None and self._lean:
-            writer.write_record(self.name, record, self._stream_version)
-            self.state_manager.is_flushed = False
+            writer.write_record(self.name, record, self._stream_version)  # bookmarks move in _checkpoint only
             return
         super()._write_record_message(record)
 
@@ -488,7 +487,20 @@ class TwilioStream(RESTStream[Any]):
             self._read.add(unit.context.get("account_sid", WHOLE_STREAM))
             self._advance_descendants(unit.context.get("account_sid"))
         self.state_manager.is_flushed = False
-        self._write_state_message()
+        if self.run.state_due():
+            # a STATE holds every stream and account: with hundreds of accounts writing it dominates, so it waits
+            # while it would exceed a small share of the run (the stream's end writes it anyway)
+            self._emit_state()
+
+    def _emit_state(self) -> None:
+        """Write STATE now. The SDK's writer compares and deep-copies the whole state first to skip repeats; ours
+        encodes it at once, so the copy buys nothing (and costs more than the encoding)."""
+        writer = self.run.writer
+        if writer is None:
+            self._write_state_message()
+            return
+        self.run.state_written(writer.write_state(self.tap_state))
+        self.state_manager.is_flushed = True
 
     @cached_property
     def _client_cap(self) -> str:

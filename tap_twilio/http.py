@@ -369,7 +369,10 @@ class TwilioClient:
         if os_error is not None and host not in self.gate.answered:
             started = self.gate.first_failure.setdefault(host, time.monotonic())
             problem = f"{type(os_error).__name__}: {os_error.strerror or os_error}"
-            give_up = time.monotonic() - started >= self.gate.policy.unreachable_seconds
+            # a name that does not resolve stays so (a region/edge typo); a refused port may be starting up
+            give_up = isinstance(os_error, socket.gaierror) or (
+                time.monotonic() - started >= self.gate.policy.unreachable_seconds
+            )
             return _Retryable(reason, problem, unreachable=give_up)
         return _Retryable(reason, type(exc).__name__)
 

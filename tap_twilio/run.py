@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, cast
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 PAGES_AHEAD = 2  # pages a list may buffer ahead of the writer: memory stays flat
+STATE_SHARE = 0.05  # checkpoints write STATE unless that would take more than this share of the time ...
+STATE_CHEAP_SECONDS = 0.002  # ... or it is this cheap (a few dozen accounts): then every checkpoint writes it
 PROGRESS = "progress"  # state key of an unfinished run: which streams and accounts it completed
 
 
@@ -174,6 +177,8 @@ class SyncRun:
         self._pipeline: Pipeline[Page] | None = None
         self._children: ThreadPoolExecutor | None = None
         self._planned = False
+        self._last_state = 0.0
+        self._state_cost = 0.0
         self._closed = False
 
     # --- HTTP -------------------------------------------------------------------------------------
@@ -244,6 +249,18 @@ class SyncRun:
             return self._children
 
     # --- bookkeeping ------------------------------------------------------------------------------
+
+    def state_due(self) -> bool:
+        """Whether a checkpoint should write STATE now: writing it may take at most STATE_SHARE of the run's time."""
+        with self._lock:
+            cost = self._state_cost
+            return cost < STATE_CHEAP_SECONDS or time.perf_counter() - self._last_state >= cost / STATE_SHARE
+
+    def state_written(self, seconds: float) -> None:
+        """A STATE was written and took this long (the whole state is copied and encoded, so it grows)."""
+        with self._lock:
+            self._last_state = time.perf_counter()
+            self._state_cost = seconds
 
     def warn_once(self, key: str, message: str) -> None:
         """Log a warning the first time only."""

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter, encoder
-from singer_sdk.singerlib import SingerMessageType
+from singer_sdk.singerlib import SingerMessageType, StateMessage
 
 FLUSH_BYTES = 1 << 18
 
@@ -30,6 +30,15 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         self._buffer += self.format_message(message)
         if message.type == SingerMessageType.STATE or len(self._buffer) >= FLUSH_BYTES:
             self.drain()
+
+    def write_state(self, value: Any) -> float:
+        """Write a STATE (draining the records before it); returns the seconds its encoding took."""
+        started = time.perf_counter()
+        encoded = self.format_message(StateMessage(value=value))
+        took = time.perf_counter() - started
+        self._buffer += encoded
+        self.drain()
+        return took
 
     def write_record(self, stream: str, record: dict[str, Any], version: int | None) -> None:
         """The per-record fast path: encode straight into the buffer, no message object."""
