@@ -93,6 +93,7 @@ CHILDREN = {"message_media": "messages", "conference_participants": "conferences
 
 TARGETS = {
     "cpu_records_per_s_ratio": 20.0,  # ours / singer-io records per second, >=
+    "cpu_per_record_ratio": 50.0,  # singer-io / ours CPU seconds per record (our best of three), >=
     "latency_wall_ratio": 20.0,  # singer-io wall / ours, >=
     "requests_over_minimum": 1.05,  # ours / minimum, <=
     "rss_ratio": 1.5,  # peak RSS big / small, <=
@@ -667,6 +668,8 @@ def scenario_cpu(taps: Taps, results: dict[str, Any], n_messages: int, repeats: 
                     ("singer-io 0.2.2", sio)):
         rows.append([name, int(a["records"]), a["wall_s"], a["records_per_s"], a["cpu_s"], f"{a['cpu_s_per_1k']:.4f}",
                      a["records_per_cpu_s"], int(a["requests"]), a["max_rss_mb"], a["sandbox_cpu_s"]])
+    best = min(cached, key=lambda r: r.cpu_s_per_1k("messages"))
+    ratio_cpu_best = sio["cpu_s_per_1k"] / best.cpu_s_per_1k("messages")
     ratio = ours_c["records_per_s"] / sio["records_per_s"]
     ratio_cold = ours_cold["records_per_s"] / sio["records_per_s"]
     ratio_cpu = ours_c["records_per_cpu_s"] / sio["records_per_cpu_s"]
@@ -677,6 +680,9 @@ def scenario_cpu(taps: Taps, results: dict[str, Any], n_messages: int, repeats: 
          + f"\n\nour cached-server runs, wall s: {ours_c['wall_s_all']}"
          + f"\nratio ours/singer-io, records/s: {ratio:.1f}x (cached server), {ratio_cold:.1f}x (cold server);"
            f" records per CPU-second: {ratio_cpu:.1f}x"
+         + f"\nCPU seconds per record, singer-io / ours (best of our {len(cached)} cached-server runs, start-up "
+           f"included): {ratio_cpu_best:.1f}x ({best.cpu_s_per_1k('messages'):.4f} vs {sio['cpu_s_per_1k']:.4f} s"
+           " per 1,000 records)"
          + "\n(cold server: the sandbox builds every page in pure Python on the same 2 cores, which caps our wall"
            " time; cached server: it replays pages it built before, as a real API is not on the tap's machine;"
            " singer-io's requests are all distinct, so it always meets a cold server, but needs little of it:"
@@ -702,6 +708,7 @@ def scenario_cpu(taps: Taps, results: dict[str, Any], n_messages: int, repeats: 
         "ratio_records_per_s_cached": ratio,
         "ratio_records_per_s_cold": ratio_cold,
         "ratio_records_per_cpu_s": ratio_cpu,
+        "ratio_cpu_per_record_best_of_runs": ratio_cpu_best,
         "runs": [asdict(r) for r in [cold, *cached, singer, *profiled]],
     }
 
@@ -869,6 +876,9 @@ def summary(results: dict[str, Any]) -> None:
     t = TARGETS
     if "scenario1" in results:
         s1 = results["scenario1"]
+        add("1 CPU s per record singer-io/ours, best of 3", s1["ratio_cpu_per_record_best_of_runs"],
+            f">= {t['cpu_per_record_ratio']:g}x", s1["ratio_cpu_per_record_best_of_runs"] >= t["cpu_per_record_ratio"],
+            "start-up included")
         add("1 CPU: records/s ours/singer-io", s1["ratio_records_per_s_cached"], f">= {t['cpu_records_per_s_ratio']:g}x",
             s1["ratio_records_per_s_cached"] >= t["cpu_records_per_s_ratio"],
             f"cached server; cold server {s1['ratio_records_per_s_cold']:.1f}x, per CPU-s "

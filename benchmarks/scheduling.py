@@ -7,7 +7,8 @@ own process, each tap a subprocess measured with ``os.wait4``), so read the rati
 
 A. 100 ms per response, main + 2 subaccounts, **every Stitch stream selected** (ours: the 23; singer-io: 22, as the
    sandbox does not serve its all-time usage list): wall time of ours vs singer-io 0.2.2 (target: singer-io / ours
-   >= 20). Ours also runs with every stream it has (the product APIs and history streams too), for information.
+   >= 20). Ours also runs with every stream it has (the product APIs and history streams too), and with
+   max_concurrency 2, 4, 16 and 32 (the evidence for the default of 8), for information.
 B. 200 subaccounts with a few records in each stream, 100 ms per response, every Stitch stream: our wall time
    against the lower bound ``requests x latency / max_concurrency + longest parent->child chain x latency``
    (target <= 1.5x). The chain is 3 round trips: the account listing, a parent list, its child lists. singer-io
@@ -91,6 +92,12 @@ def scenario_all_streams(taps: bench.Taps, results: dict[str, Any]) -> None:
         ours_all = bench.run_tap("A-ours-every-stream", "ours", taps.our_argv(config, "A-all", everything), sb)
         singer = bench.run_tap("A-singerio-stitch-streams", "singer-io", taps.singerio_argv(sb, "A", SINGERIO_STREAMS),
                                sb)
+        sweep = {
+            width: bench.run_tap(f"A-ours-concurrency-{width}", "ours",
+                                 taps.our_argv({**config, "max_concurrency": width}, f"A-c{width}", STITCH_STREAMS), sb)
+            for width in (2, 4, 16, 32)
+        }
+        sweep[int(taps.setting(config, "max_concurrency"))] = ours
     ratio = singer.wall_s / ours.wall_s
     rows = []
     for run in (ours, ours_all, singer):
@@ -101,11 +108,14 @@ def scenario_all_streams(taps: bench.Taps, results: dict[str, Any]) -> None:
                            ["run", "records", "wall s", "requests", "max in flight", "lists ahead", "pages buffered",
                             "CPU s", "peak RSS MB"], rows)
                + f"\n\nsinger-io wall / ours wall (the 23 Stitch streams): {ratio:.1f}x"
-               + f"\nours with all {len(everything)} streams: {ours_all.wall_s:.1f} s, {ours_all.requests} requests")
+               + f"\nours with all {len(everything)} streams: {ours_all.wall_s:.1f} s, {ours_all.requests} requests"
+               + "\nmax_concurrency sweep (ours, Stitch streams): "
+               + ", ".join(f"{w}: {r.wall_s:.1f} s" for w, r in sorted(sweep.items())))
     results["A"] = {"ratio": ratio, "ours": ours.wall_s, "ours_requests": ours.requests, "singerio": singer.wall_s,
                     "singerio_requests": singer.requests, "ours_every_stream": ours_all.wall_s,
                     "ours_every_stream_requests": ours_all.requests, "streams_every": len(everything),
-                    "read_ahead": read_ahead(ours), "max_in_flight": ours.max_in_flight}
+                    "read_ahead": read_ahead(ours), "max_in_flight": ours.max_in_flight,
+                    "concurrency_sweep": {w: r.wall_s for w, r in sorted(sweep.items())}}
 
 
 def scenario_subaccounts(taps: bench.Taps, results: dict[str, Any], subaccounts: int, singer_subset: int) -> None:

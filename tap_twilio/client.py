@@ -454,11 +454,11 @@ class TwilioStream(RESTStream[Any]):
         """Worker side of one list: each page's records are typed, and their child lists started, as soon as the
         page arrives, not when the writer gets to it (a parent's children then cost no round trip of their own)."""
         for page in self.iter_pages(unit.context, params):
-            records = self.records_of(page)
-            for record in records:
-                self._convert(record)
-            page.converted = True
-            if self._children_wanted:
+            if self._children_wanted:  # else the writer types the records: two threads typing only fight the GIL
+                records = self.records_of(page)
+                for record in records:
+                    self._convert(record)
+                page.converted = True
                 unchanged: list[dict[str, Any]] | None = [] if self._unchanged_have_children else None
                 # the base filter only: a subclass's _keep may keep per-run notes, which the writer's call makes
                 kept = TwilioStream._keep(self, records, unit, unit.context, set(), unchanged, converted=True)

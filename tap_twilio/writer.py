@@ -22,7 +22,7 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         super().__init__(*args, **kwargs)
         self._buffer = bytearray()
         self._second = -1
-        self._extracted = dt.datetime.fromtimestamp(0, dt.timezone.utc)
+        self._extracted = ""
         atexit.register(self.drain)
 
     def write_message(self, message: Any) -> None:
@@ -45,7 +45,8 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         now = int(time.time())
         if now != self._second:
             self._second = now
-            self._extracted = dt.datetime.fromtimestamp(now, dt.timezone.utc)  # encoded as the SDK encodes it
+            # the text msgspec writes for the SDK's datetime (whole seconds): encoded once a second, not per record
+            self._extracted = dt.datetime.fromtimestamp(now, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         message: dict[str, Any] = {"type": "RECORD", "stream": stream, "record": record}
         if version is not None:
             message["version"] = version
