@@ -420,7 +420,16 @@ class TwilioStream(RESTStream[Any]):
                     for i, w in enumerate(windows)
                 ]
             self._units[ctx_key] = units
+            self._prepare_child_windows(context)
         return units
+
+    def _prepare_child_windows(self, context: dict[str, Any]) -> None:
+        """Fix the windows of windowed descendants for this account now, on the writer's thread: the workers
+        that start child lists early must not read state (the writer may be encoding it)."""
+        for child in self.child_streams:
+            if isinstance(child, TwilioStream) and (child.selected or child.has_selected_descendents):
+                child._child_window({"account_sid": context.get("account_sid")})
+                child._prepare_child_windows(context)
 
     def _client_filter(self, context: dict[str, Any]) -> tuple[str | None, bool]:
         """(bound, strict) of a list Twilio cannot filter by date: the records kept are those from the bound on."""

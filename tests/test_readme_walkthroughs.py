@@ -6,7 +6,8 @@ Each block follows an HTML comment `<!-- walkthrough: NAME -->`. They run in a f
   `pip install meltano==4.4.1` finds it installed) and nothing else on PATH: `meltano install` builds the tap, the
   loaders and the sandbox utility from meltano.yml; the sandbox runs on a free port instead of 8765.
 * `meltano-prod` with the three variables the README asks for pointing at a sandbox and the local PostgreSQL, plus
-  TAP_TWILIO_API_URL/MONITOR_URL (the only additions: a real account is not reachable from a test).
+  TAP_TWILIO_API_URL/MONITOR_URL/BASE_URL_TEMPLATE (the only additions: a real account is not reachable from a
+  test).
 * `stitch` in a fresh virtualenv with `pip install . meltanolabs-target-postgres==0.8.1`, as the README says.
 """
 
@@ -162,6 +163,7 @@ def test_meltano_prod_walkthrough(tmp_path: Path, schema: str) -> None:
             WAREHOUSE_URL=SQLALCHEMY_URL,
             TAP_TWILIO_API_URL=sb.url,
             TAP_TWILIO_MONITOR_URL=sb.url,
+            TAP_TWILIO_BASE_URL_TEMPLATE=sb.url + "/{product}",
             TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA=schema,
         )
         install = run_block("meltano install", project, env)  # "after meltano install as above"

@@ -408,7 +408,7 @@ def test_print_env_quiet_prints_only_exports(tmp_path):
             [sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=60, check=True
         )
         lines = proc.stdout.splitlines()
-        assert len(lines) == 5 and all(re.fullmatch(r"export TAP_TWILIO_[A-Z_]+=\S+", line) for line in lines)
+        assert len(lines) == 6 and all(re.fullmatch(r"export TAP_TWILIO_[A-Z_]+=\S+", line) for line in lines)
         assert ("listening on" in proc.stderr) is not quiet
         env_file.write_text(proc.stdout)
         shell = subprocess.run(
