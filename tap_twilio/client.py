@@ -334,10 +334,21 @@ class TwilioStream(RESTStream[Any]):
         """
         if self.replication_method == REPLICATION_FULL_TABLE:
             return None, False
-        state = self.get_context_state(context)
+        state = self._peek_state(context)
         if state.get("replication_key") == self.replication_key and state.get("replication_key_value"):
             return state["replication_key_value"], bool(state.get("resume"))
         return self.stream_state.get("replication_key_value"), False
+
+    def _peek_state(self, context: dict[str, Any] | None) -> dict[str, Any]:
+        """A partition's saved state, without creating an empty one (as the SDK's get_context_state would)."""
+        keys = self.state_partitioning_keys
+        if not context or not keys:
+            return self.get_context_state(context)
+        wanted = {key: context[key] for key in keys if key in context}
+        for partition in self.stream_state.get("partitions", []):
+            if partition.get("context") == wanted:
+                return dict(partition)
+        return {}
 
     def changed(self, record: Record, context: Context | None) -> bool:
         """Whether a record changed since the bookmark this run started from (so may its child lists).

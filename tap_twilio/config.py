@@ -187,8 +187,8 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         _decimal(0, exclusive=True),
         default=10,
         title="Connect timeout (s)",
-        description="Connect timeout of a request. A host that refuses or does not resolve before it ever "
-        "answered fails the run within about 10 s.",
+        description="Connect timeout of a request. A host that refuses connections before it ever answered "
+        "fails the run after this long (a name that does not resolve at once).",
     ),
     th.Property(
         "base_url_template",

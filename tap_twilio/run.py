@@ -193,6 +193,7 @@ class SyncRun:
             backoff_max=s.backoff_max_seconds,
             connect_timeout=s.connect_timeout_seconds,
             read_timeout=s.request_timeout_seconds,
+            unreachable_seconds=s.connect_timeout_seconds,  # a host that never answered gets this long in all
         )
         return Gate(s.max_concurrency, policy, s.user_agent or f"tap-twilio/{__version__}")
 
