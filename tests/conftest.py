@@ -45,6 +45,18 @@ class TapRun:
         return [tuple(r[k] for k in key) for r in self.records[stream]]
 
 
+HISTORY_FULL_TABLE = (  # issue 13's full-table streams: read whole each run, so deletes reach the target
+    "sip_domains",
+    "sip_credential_lists",
+    "sip_credentials",
+    "sip_ip_access_control_lists",
+    "sip_ip_addresses",
+    "short_codes",
+    "signing_keys",
+    "queue_members",
+)
+
+
 def error_lines(stderr: str) -> list[str]:
     """The ERROR lines a run logged."""
     return [line for line in stderr.splitlines() if "| ERROR" in line or line.startswith("tap-twilio:")]

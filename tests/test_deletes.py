@@ -14,19 +14,10 @@ import pytest
 from twilio_sandbox import Sandbox
 
 from tap_twilio.dates import format_iso, to_iso
-from tests.conftest import FAST_RETRIES, TapRun, discover, run_tap, select
+from tests.conftest import FAST_RETRIES, HISTORY_FULL_TABLE, TapRun, discover, run_tap, select
 
 UTC = dt.timezone.utc
-FULL_TABLE = {
-    "sip_domains",
-    "sip_credential_lists",
-    "sip_credentials",
-    "sip_ip_access_control_lists",
-    "sip_ip_addresses",
-    "short_codes",
-    "signing_keys",
-    "queue_members",
-}
+FULL_TABLE = set(HISTORY_FULL_TABLE)
 NEVER_VERSIONED = {"notifications", "conference_summaries", "conference_participant_summaries", "addresses"}
 
 

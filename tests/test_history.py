@@ -15,7 +15,7 @@ from twilio_sandbox import Sandbox
 from twilio_sandbox.insights import call_summary, conference_summary, participant_summaries
 
 from tap_twilio.dates import format_iso, to_iso
-from tests.conftest import FAST_RETRIES, TapRun, discover, run_tap, select
+from tests.conftest import FAST_RETRIES, HISTORY_FULL_TABLE, TapRun, discover, run_tap, select
 
 UTC = dt.timezone.utc
 INSIGHTS = ("call_summaries", "conference_summaries")
@@ -25,16 +25,7 @@ WINDOWED = {  # stream -> field its windows filter on
     "monitor_events": "event_date",
     "notifications": "message_date",
 }
-FULL_TABLE = (
-    "sip_domains",
-    "sip_credential_lists",
-    "sip_credentials",
-    "sip_ip_access_control_lists",
-    "sip_ip_addresses",
-    "short_codes",
-    "signing_keys",
-    "queue_members",
-)
+FULL_TABLE = HISTORY_FULL_TABLE
 STREAMS = {*WINDOWED, "conference_participant_summaries", *FULL_TABLE}
 RETENTION_LINE = re.compile(r"(\w+): Twilio keeps 30 days; reading from (\S+) instead of (\S+)")
 
