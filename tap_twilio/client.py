@@ -25,7 +25,7 @@ from typing_extensions import override
 
 from tap_twilio.dates import DAY_CACHE, format_iso, parse_iso, to_iso
 from tap_twilio.http import ACCESS_STATUSES, Page, TwilioAPIError, TwilioError
-from tap_twilio.pagination import follow_pages
+from tap_twilio.pagination import follow_pages, records_in
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Hashable, Iterable, Iterator
@@ -275,19 +275,9 @@ class TwilioStream(RESTStream[Any]):
 
     def records_of(self, page: Page) -> list[dict[str, Any]]:
         """The records of a page; a page without its list key is an error, not an empty list."""
-        body = page.body
         if self.single_object:
-            return [body]
-        key = self.list_key or self.name
-        records = body.get(key)
-        if not isinstance(records, list):
-            meta = body.get("meta")
-            listed = body.get(str(meta.get("key"))) if isinstance(meta, dict) else None
-            if isinstance(listed, list):
-                return listed
-            msg = f"{self.name}: a page from {page.url.split('?')[0]} has no '{key}' list"
-            raise TwilioError(msg)
-        return records
+            return [page.body]
+        return records_in(page, self.list_key or self.name, self.name)
 
     def _convert(self, record: dict[str, Any]) -> dict[str, Any]:
         """ISO-8601 UTC dates, exact numbers, no secrets."""
@@ -579,7 +569,8 @@ class TwilioStream(RESTStream[Any]):
                             newest = max((r.get(self.replication_key) or "") for r in kept)
                             if newest > (high or ""):
                                 high = newest
-                        self._prefetch_children(kept + unchanged if unchanged else kept, ctx)
+                        if not page.converted:  # else the worker that fetched the page started them
+                            self._prefetch_children(kept + unchanged if unchanged else kept, ctx)
                         for record in unchanged or ():  # not emitted, but their child lists may have changed
                             for child_context in self.generate_child_contexts(record, ctx):
                                 self._sync_children(child_context)

@@ -20,6 +20,21 @@ def next_link(body: dict[str, Any]) -> str | None:
     return str(link) if link else None
 
 
+def records_in(page: Page, key: str, what: str) -> list[dict[str, Any]]:
+    """The records of a page under `key` (or the key `meta.key` names); a page without them is an error, not an
+    empty list (a wrong key would silently read nothing)."""
+    body = page.body
+    records = body.get(key)
+    if isinstance(records, list):
+        return records
+    meta = body.get("meta")
+    listed = body.get(str(meta.get("key"))) if isinstance(meta, dict) else None
+    if isinstance(listed, list):
+        return listed
+    msg = f"{what}: a page from {page.url.split('?')[0]} has no '{key}' list"
+    raise TwilioError(msg)
+
+
 def follow_pages(
     client: TwilioClient,
     url: str,

@@ -20,7 +20,7 @@ from tap_twilio.http import (
     TwilioClient,
     TwilioError,
 )
-from tap_twilio.pagination import follow_pages
+from tap_twilio.pagination import follow_pages, records_in
 from tap_twilio.pipeline import DaemonExecutor, Pipeline
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ class AccountDirectory:
             pages = follow_pages(
                 run.client(), f"{api}/2010-04-01/Accounts.json", {"PageSize": settings.page_size}, root=api
             )
-            listed = [record for page in pages for record in _list_of(page, "accounts")]
+            listed = [record for page in pages for record in records_in(page, "accounts", "accounts")]
         except TwilioAPIError as exc:
             if exc.status in HTTP_FORBIDDEN_OR_UNAUTHORIZED and settings.uses_api_key:
                 self._check_key_access()  # a key that works nowhere is bad credentials, not a Standard key
@@ -353,14 +353,6 @@ def credentials_message(settings: Settings) -> str:
     """The one line for credentials Twilio rejects."""
     pair = "api_key_sid and api_key_secret" if settings.uses_api_key else "account_sid and auth_token"
     return f"Twilio rejected the credentials (HTTP 401, error 20003): check {pair}"
-
-
-def _list_of(page: Page, key: str) -> list[dict[str, Any]]:
-    records = page.body.get(key)
-    if not isinstance(records, list):
-        msg = f"a page from {page.url.split('?')[0]} has no '{key}' list"
-        raise TwilioError(msg)
-    return records
 
 
 def _plain(tap_state: TapState) -> dict[str, Any]:

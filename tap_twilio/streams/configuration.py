@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Any
 from typing_extensions import override
 
 from tap_twilio.client import TwilioStream, Unit
-from tap_twilio.http import TwilioError
-from tap_twilio.pagination import follow_pages
+from tap_twilio.pagination import follow_pages, records_in
 from tap_twilio.streams.base import Endpoint
 
 if TYPE_CHECKING:
@@ -58,11 +57,7 @@ class QueueMembers(TwilioStream):
         params = {"PageSize": min(self.run.settings.page_size, self.page_size_max)}
         root = self.run.settings.base_url(self.product)
         for page in follow_pages(client, url, params, root=root, label=self.name):
-            queues = page.body.get("queues")
-            if not isinstance(queues, list):
-                msg = f"{self.name}: a page from {url} has no 'queues' list"
-                raise TwilioError(msg)
-            for queue in queues:
+            for queue in records_in(page, "queues", self.name):
                 if queue.get("current_size"):  # an empty queue needs no request
                     yield from self.iter_pages({**context, "queue_sid": queue["sid"]}, {})
 
