@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import logging
 import sys
@@ -28,7 +29,7 @@ from tap_twilio.http import ACCESS_STATUSES, Page, TwilioAPIError, TwilioError
 from tap_twilio.pagination import follow_pages, records_in
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Hashable, Iterable, Iterator
+    from collections.abc import Callable, Generator, Hashable, Iterable, Iterator
     from concurrent.futures import Future
 
     from singer_sdk import Tap
@@ -129,6 +130,7 @@ class TwilioStream(RESTStream[Any]):
     child_key_field: ClassVar[str] = "sid"
     detail_path: ClassVar[str | None] = None  # each listed item's detail (placeholders: item fields) is the record
     children_of_unchanged: ClassVar[bool] = False  # child lists change without the parent's replication value moving
+    page_loop: ClassVar[bool] = True  # _sync_records takes a page at a time (False: the SDK's per-record loop)
 
     # the SDK request path this class does not use (see the class docstring)
     authenticator = property(_bypassed)
@@ -218,6 +220,56 @@ class TwilioStream(RESTStream[Any]):
             writer.write_record(self.name, record, self._stream_version)  # bookmarks move in _checkpoint only
             return
         super()._write_record_message(record)
+
+    @override
+    def _sync_records(
+        self, context: Context | None = None, *, write_messages: bool = True
+    ) -> Generator[dict[str, Any], Any, Any]:
+        # private SDK method: its loop spends more per record (limit check, post_process, partition keys, child
+        # contexts, the message, state increment, counter) than reading, typing and encoding one. On the lean path
+        # this loop takes a page at a time and writes the same messages in the same order; anything else (a dry
+        # run's record limit, a post_process, an unselected parent of selected children) takes the SDK's loop.
+        writer = self.run.writer
+        if not (self.page_loop and write_messages and self.selected and self._lean and writer is not None):
+            yield from super()._sync_records(context, write_messages=write_messages)
+            return
+        if self.ABORT_AT_RECORD_COUNT is not None or type(self).post_process is not RESTStream.post_process:
+            yield from super()._sync_records(context, write_messages=write_messages)
+            return
+        counter, timer = self.get_record_counter(), self.get_sync_timer()
+        frequency, written = self.STATE_MSG_FREQUENCY, 0
+        children = self._children_wanted
+        with counter, timer:
+            for element in ([context] if context is not None else self.partitions) or [{}]:
+                counter.with_context(element)
+                timer.with_context(element)
+                current = element or None
+                state_context = self._get_state_partition_context(current)
+                self._write_starting_replication_value(current)
+                child_context = None if current is None else dict(current)
+                # the SDK adds the state partition's keys to each record; _keep already set those in the schema
+                extra = [(k, v) for k, v in (state_context or {}).items() if k not in self._properties]
+                for batch in self.record_batches(dict(current or {})):
+                    for key, value in extra:
+                        for record in batch:
+                            record.setdefault(key, value)
+                    if children:  # as the SDK does: a record's child lists are synced before the record is written
+                        for record in batch:
+                            for child in self.generate_child_contexts(record, child_context):
+                                self._sync_children(copy.copy(child))
+                            writer.write_record(self.name, record, self._stream_version)
+                    else:
+                        writer.write_records(self.name, batch, self._stream_version)
+                    counter.increment(len(batch))
+                    if (written + len(batch)) // frequency > written // frequency:
+                        self._write_state_message()
+                    written += len(batch)
+                    yield from batch
+                if current == state_context:  # per-partition state is finalized when 1:1 with the context
+                    self._finalize_state(self.get_context_state(current))
+        if not context:
+            self._finalize_state(self.stream_state)
+        self._write_state_message()
 
     @cached_property
     def _lean(self) -> bool:
@@ -543,9 +595,13 @@ class TwilioStream(RESTStream[Any]):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        ctx = dict(context or {})
+        for batch in self.record_batches(dict(context or {})):
+            yield from batch
+
+    def record_batches(self, ctx: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+        """The records of one partition (or of one parent record's child list), a page at a time."""
         if self.parent_stream_type is not None:
-            yield from self._child_records(ctx)
+            yield from self._child_batches(ctx)
             return
         if self.per_account and "account_sid" not in ctx:
             return  # no account to read (all filtered out by account_sids, or the main one for alerts)
@@ -575,7 +631,8 @@ class TwilioStream(RESTStream[Any]):
                             for child_context in self.generate_child_contexts(record, ctx):
                                 self._sync_children(child_context)
                         counted += len(kept)
-                        yield from kept
+                        if kept:
+                            yield kept
             except TwilioError as exc:
                 for later in units[index:]:
                     for key, _ in later.lists:
@@ -614,40 +671,51 @@ class TwilioStream(RESTStream[Any]):
         converted: bool = False,
     ) -> list[dict[str, Any]]:
         """Convert a page's records (unless a worker did) and keep those that belong to this unit, each once
-        (`unchanged` collects the records a client-side bookmark filtered out). No state is read: workers call it."""
-        convert = None if converted else self._convert
-        kept = []
+        (`unchanged` collects the records a client-side bookmark filtered out). No state is read: workers call it.
+        A page is handled a filter at a time, in comprehensions: the per-record cost matters (benchmarks/)."""
+        if not converted:
+            convert = self._convert
+            for record in records:
+                convert(record)
+        for key, value in context.items():  # the partition's keys, where the schema has them and Twilio did not say
+            if key in self._properties:
+                for record in records:
+                    if key not in record:
+                        record[key] = value
         window = unit.window
-        bookmark, strict = (unit.bookmark, unit.strict) if window is None else (None, False)
-        field_name = self.filter_field or ""
-        properties = self._properties
-        start_iso, end_iso = (window.start_iso, window.end_iso) if window else ("", "")
-        for raw in records:
-            record = raw if convert is None else convert(raw)
-            for key, value in context.items():
-                if key in properties:
-                    record.setdefault(key, value)
-            if window is not None:
-                value = record.get(field_name)
-                if value is None:
-                    pk = tuple(record.get(k) for k in self.primary_keys)
-                    if pk in seen_null:
-                        continue
-                    seen_null.add(pk)
-                elif self.filter_granularity == "date":
-                    # a day belongs to the window its midnight falls in
-                    if not (start_iso[:10] <= value and f"{value}T00:00:00+00:00" < end_iso):
-                        continue
-                elif not start_iso <= value < end_iso:
-                    continue
-            elif bookmark is not None:
-                value = record.get(self.replication_key or "")
-                if value is not None and (value <= bookmark if strict else value < bookmark):
-                    if unchanged is not None:
-                        unchanged.append(record)
-                    continue
-            kept.append(record)
+        if window is not None:
+            return self._in_window(records, window, seen_null)
+        if unit.bookmark is None:
+            return records
+        key, bookmark = self.replication_key or "", unit.bookmark
+        if unit.strict:
+            kept = [r for r in records if (v := r.get(key)) is None or v > bookmark]
+        else:
+            kept = [r for r in records if (v := r.get(key)) is None or v >= bookmark]
+        if unchanged is not None and len(kept) < len(records):
+            ids = {id(r) for r in kept}
+            unchanged += [r for r in records if id(r) not in ids]
         return kept
+
+    def _in_window(self, records: list[dict[str, Any]], window: Window, seen_null: set[Any]) -> list[dict[str, Any]]:
+        """The records whose filter field falls in the window; those without one, once per primary key."""
+        name, start, end = self.filter_field or "", window.start_iso, window.end_iso
+        if self.filter_granularity == "date":  # a day belongs to the window its midnight falls in
+            first = start[:10]
+            kept = [r for r in records if (v := r.get(name)) is None or (first <= v and f"{v}T00:00:00+00:00" < end)]
+        else:
+            kept = [r for r in records if (v := r.get(name)) is None or start <= v < end]
+        if not any(r.get(name) is None for r in kept):
+            return kept
+        once = []
+        for record in kept:
+            if record.get(name) is None:
+                pk = tuple(record.get(k) for k in self.primary_keys)
+                if pk in seen_null:
+                    continue
+                seen_null.add(pk)
+            once.append(record)
+        return once
 
     # --- child lists ---------------------------------------------------------------------
 
@@ -714,7 +782,7 @@ class TwilioStream(RESTStream[Any]):
             return {}
         return self.window_params(window) if window.start < window.end else None
 
-    def _child_records(self, context: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def _child_batches(self, context: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
         if not self.wants(context):
             return
         with self._prefetch_lock:
@@ -739,7 +807,8 @@ class TwilioStream(RESTStream[Any]):
                 if newest > self._child_high.get(context.get("account_sid"), ""):
                     self._child_high[context.get("account_sid")] = newest
             self._prefetch_children(kept, context)
-            yield from kept
+            if kept:
+                yield kept
 
     # --- deletes: ACTIVATE_VERSION of full-table streams ------------------------------------
 

@@ -42,18 +42,29 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
 
     def write_record(self, stream: str, record: dict[str, Any], version: int | None) -> None:
         """The per-record fast path: encode straight into the buffer, no message object."""
+        self.write_records(stream, [record], version)
+
+    def write_records(self, stream: str, records: list[dict[str, Any]], version: int | None) -> None:
+        """RECORD messages of one stream, byte for byte as msgspec encodes the SDK's RecordMessage.
+
+        The records are encoded in one call, one per line (JSON text never holds a raw newline), and each line
+        is wrapped by replacing the newlines with what closes one message and opens the next.
+        """
+        if not records:
+            return
         now = int(time.time())
         if now != self._second:
             self._second = now
             # the text msgspec writes for the SDK's datetime (whole seconds): encoded once a second, not per record
             self._extracted = dt.datetime.fromtimestamp(now, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        message: dict[str, Any] = {"type": "RECORD", "stream": stream, "record": record}
-        if version is not None:
-            message["version"] = version
-        message["time_extracted"] = self._extracted
+        head = b'{"type":"RECORD","stream":' + encoder.encode(stream) + b',"record":'
+        tail = (b"" if version is None else b',"version":' + encoder.encode(version)) + (
+            b',"time_extracted":' + encoder.encode(self._extracted) + b"}\n"
+        )
         buffer = self._buffer
-        encoder.encode_into(message, buffer, -1)
-        buffer += b"\n"
+        buffer += head
+        buffer += encoder.encode_lines(records).replace(b"\n", tail + head)
+        del buffer[-len(head) :]
         if len(buffer) >= FLUSH_BYTES:
             self.drain()
 

@@ -12,7 +12,7 @@ from tap_twilio.dates import format_iso
 from tap_twilio.streams.base import Endpoint
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterator
 
     from singer_sdk.helpers.types import Context, Record
 
@@ -29,11 +29,10 @@ class Accounts(TwilioStream):
     state_partitioning_keys = None
 
     @override
-    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+    def record_batches(self, ctx: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
         if self.run.done(self.tap_state, self.name, WHOLE_STREAM):
             return
-        for record in self.run.accounts.records:
-            yield self._convert(dict(record))
+        yield [self._convert(dict(record)) for record in self.run.accounts.records]
         self.run.mark_done(self.tap_state, self.name, WHOLE_STREAM)
 
 
