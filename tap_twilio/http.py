@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import backoff
-import orjson
+import msgspec
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ TRANSIENT_ERRORS = (  # refused, reset, cut off mid-body, timed out: safe to ret
     requests.Timeout,
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
+    urllib3.exceptions.HTTPError,  # the same failures while the body is read (see TwilioClient._attempt)
 )
 
 
@@ -69,13 +71,52 @@ class _Retryable(Exception):
         self.reason, self.problem, self.retry_after, self.unreachable = reason, problem, retry_after, unreachable
 
 
-@dataclass(slots=True)
-class Page:
-    """One decoded response page."""
+class _Links(msgspec.Struct):
+    """What a worker reads of a page to ask for the next one; msgspec checks the whole page is a JSON object but
+    builds nothing of its records."""
 
-    url: str
-    body: dict[str, Any]
-    converted: bool = False  # its records were typed in place already (by the worker that fetched it)
+    next_page_uri: Any = None  # v2010 (relative)
+    meta: Any = None  # product APIs: meta.next_page_url (absolute)
+
+    def next(self) -> str | None:
+        link = self.meta.get("next_page_url") if isinstance(self.meta, dict) else self.next_page_uri
+        return str(link) if link else None
+
+
+_LINKS = msgspec.json.Decoder(_Links)
+_decode = msgspec.json.Decoder().decode
+
+
+class Page:
+    """One response page: its next link at once, its records decoded where they are first used.
+
+    Records built by one thread and then typed and encoded by another cost more CPU than building them (on two
+    cores each object's memory moves between their caches; benchmarks/run.py measures it), so the thread that
+    writes a page decodes it, unless the worker that fetched it needs its records first (to start child lists).
+    """
+
+    __slots__ = ("_body", "_content", "converted", "next_link", "url")
+
+    def __init__(
+        self, url: str, body: dict[str, Any] | None = None, *, content: bytes = b"", next_link: str | None = None
+    ) -> None:
+        """A page from its decoded body, or from content whose outline (a JSON object; its next link) was read."""
+        self.url = url
+        self.next_link = next_link
+        self.converted = False  # its records were typed in place already (by the worker that fetched it)
+        self._body = body
+        self._content = content
+
+    @property
+    def body(self) -> dict[str, Any]:
+        """The decoded page (decoded on first use)."""
+        if self._body is None:
+            body = _decode(self._content)
+            if not isinstance(body, dict):  # the outline said it is an object
+                msg = f"a page from {self.url.split('?')[0]} is not a JSON object"
+                raise TwilioError(msg)
+            self._body, self._content = body, b""
+        return self._body
 
 
 class AdaptiveLimiter:
@@ -203,13 +244,13 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def error_parts(response: requests.Response) -> tuple[int | None, str]:
+def error_parts(response: requests.Response, content: bytes) -> tuple[int | None, str]:
     """Twilio's error code and message, or a short description of a non-JSON body."""
     try:
-        body = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
+        body = _decode(content)
+    except msgspec.DecodeError:
         kind = response.headers.get("Content-Type", "no content type").split(";")[0]
-        return None, f"{response.reason or 'error'} ({kind} body of {len(response.content)} bytes)"
+        return None, f"{response.reason or 'error'} ({kind} body of {len(content)} bytes)"
     if isinstance(body, dict):
         code = body.get("code")
         return (code if isinstance(code, int) else None), str(body.get("message") or response.reason)
@@ -330,8 +371,11 @@ class TwilioClient:
                     headers=headers,
                     timeout=(policy.connect_timeout, policy.read_timeout),
                     allow_redirects=False,
+                    stream=True,
                 )
-                content = response.content  # a dropped body raises here
+                # one read of the whole body: requests' .content reads it in 10 kB chunks, each through several
+                # layers, which cost more CPU than decoding the page; a dropped body raises here
+                content = response.raw.read(decode_content=True)
             except TRANSIENT_ERRORS as exc:
                 raise self._transport_failure(url, exc) from None
         finally:
@@ -345,14 +389,14 @@ class TwilioClient:
         status = response.status_code
         if status == 200:
             try:
-                body = orjson.loads(content)
-            except orjson.JSONDecodeError:
-                body = None
-            if isinstance(body, dict):
-                return Page(url=response.url, body=body)
+                links = _LINKS.decode(content)
+            except msgspec.DecodeError:
+                pass
+            else:
+                return Page(response.url, content=content, next_link=links.next())
             kind = response.headers.get("Content-Type", "no content type").split(";")[0]
             raise _Retryable("malformed", f"HTTP 200 with an unreadable body ({kind}, {len(content)} bytes)")
-        code, message = error_parts(response)
+        code, message = error_parts(response, content)
         error = TwilioAPIError(status, parts.path, code, message)
         if status == TOO_MANY_REQUESTS:
             self.limiter.throttle()

@@ -1,4 +1,4 @@
-"""Twilio's next-page links: v2010 `next_page_uri` (relative) and the product APIs' `meta.next_page_url`."""
+"""Following Twilio's next-page links (v2010 `next_page_uri`, relative; product APIs' `meta.next_page_url`)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from tap_twilio.http import Page, TwilioClient
-
-
-def next_link(body: dict[str, Any]) -> str | None:
-    """The next page's link of a decoded page, or None on the last page."""
-    meta = body.get("meta")
-    link = meta.get("next_page_url") if isinstance(meta, dict) else body.get("next_page_uri")
-    return str(link) if link else None
 
 
 def records_in(page: Page, key: str, what: str) -> list[dict[str, Any]]:
@@ -54,7 +47,7 @@ def follow_pages(
     while True:
         page = client.get(url, params, headers, label)
         yield page
-        link = next_link(page.body)
+        link = page.next_link
         if link is None:
             return
         seen.add(_identity(page.url))
