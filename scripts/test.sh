@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what it needs, then runs pytest (PostgreSQL at 127.0.0.1:5432 is used if up).
+# Three test processes, a file each at a time (pytest-xdist --dist loadfile: a file's shared fixtures, such as
+# the installed Meltano project, are built once); pass -n 0 to run in one process.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/python -m pytest "$@"
+exec .venv/bin/python -m pytest -n 3 --dist loadfile "$@"

@@ -7,6 +7,7 @@ to point at the repo root), so nothing is written into the working tree.
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import json
 import os
@@ -58,17 +59,21 @@ def _meltano_version(meltano: Path) -> str | None:
 def meltano_executable() -> Path:
     """The meltano executable of the cached virtualenv (created here if missing: ~30 s once per machine)."""
     exe = MELTANO_VENV / "bin" / "meltano"
-    if _meltano_version(exe) != MELTANO_VERSION:
-        if not (MELTANO_VENV / "bin" / "python").exists():
-            subprocess.run([sys.executable, "-m", "venv", str(MELTANO_VENV)], check=True, timeout=300)
-        proc = subprocess.run(
-            [str(MELTANO_VENV / "bin" / "python"), "-m", "pip", "install", "-q", f"meltano=={MELTANO_VERSION}"],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=900,
-        )
-        assert proc.returncode == 0, f"pip install meltano=={MELTANO_VERSION} failed:\n{proc.stderr[-3000:]}"
+    MELTANO_VENV.parent.mkdir(parents=True, exist_ok=True)
+    # test processes run in parallel (pytest-xdist): one creates the virtualenv, the others wait for it
+    with open(MELTANO_VENV.parent / f".{MELTANO_VENV.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _meltano_version(exe) != MELTANO_VERSION:
+            if not (MELTANO_VENV / "bin" / "python").exists():
+                subprocess.run([sys.executable, "-m", "venv", str(MELTANO_VENV)], check=True, timeout=300)
+            proc = subprocess.run(
+                [str(MELTANO_VENV / "bin" / "python"), "-m", "pip", "install", "-q", f"meltano=={MELTANO_VERSION}"],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=900,
+            )
+            assert proc.returncode == 0, f"pip install meltano=={MELTANO_VERSION} failed:\n{proc.stderr[-3000:]}"
     assert _meltano_version(exe) == MELTANO_VERSION
     return exe
 
