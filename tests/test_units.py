@@ -6,6 +6,7 @@ import datetime as dt
 import email.utils
 import threading
 import time
+from decimal import Decimal
 
 import pytest
 
@@ -47,6 +48,25 @@ def test_the_fast_path_agrees_with_email_utils_for_every_day_of_a_year():
 def test_an_impossible_date_is_an_error_not_a_wrong_value():
     with pytest.raises(ValueError):
         to_iso("Sat, 31 Feb 2024 00:00:00 +0000")
+
+
+def test_a_streams_converter_types_dates_and_numbers_as_the_rules_say():
+    messages = TapTwilio(config={"account_sid": SID, "auth_token": "x"}, parse_env_config=False).streams["messages"]
+    convert = messages._convert  # type: ignore[attr-defined]
+    raws = ["Fri, 18 Oct 2019 17:00:00 +0000", "Fri, 8 Oct 2019 17:00:00 +0200", "2015-07-30T20:00:00Z", None, ""]
+    for raw in raws:
+        record = convert({"date_created": raw, "date_sent": raw, "price": "-0.00790", "num_media": "2"})
+        assert record["date_created"] == record["date_sent"] == (to_iso(raw) if raw else raw)
+        assert record["price"] == Decimal("-0.00790") and record["num_media"] == 2
+    assert convert({"num_segments": "n/a", "error_code": 30003, "price": None}) == {
+        "num_segments": None,  # not a number: null, with one warning
+        "error_code": 30003,
+        "price": None,
+    }
+    with pytest.raises(ValueError):
+        convert({"date_updated": "Sat, 31 Feb 2024 00:00:00 +0000"})
+    accounts = TapTwilio(config={"account_sid": SID, "auth_token": "x"}, parse_env_config=False).streams["accounts"]
+    assert "auth_token" not in accounts._convert({"sid": SID, "auth_token": "secret"})  # type: ignore[attr-defined]
 
 
 def test_retry_after_reads_seconds_and_http_dates():
