@@ -1,5 +1,5 @@
 """python -m tap_twilio."""
 
-from tap_twilio.tap import TapTwilio
+from tap_twilio.cli import main
 
-TapTwilio.cli()
+main()

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, cast
 
@@ -38,7 +36,6 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 PAGES_AHEAD = 2  # pages a list may buffer ahead of the writer: memory stays flat
 STATE_SHARE = 0.05  # checkpoints write STATE unless that would take more than this share of the time ...
 STATE_CHEAP_SECONDS = 0.002  # ... or it is this cheap (a few dozen accounts): then every checkpoint writes it
-GC_YOUNG_THRESHOLD = 50_000  # container allocations between young collections during a sync (Python's is 700)
 PROGRESS = "progress"  # state key of an unfinished run: which streams and accounts it completed
 
 
@@ -361,23 +358,3 @@ def credentials_message(settings: Settings) -> str:
 def _plain(tap_state: TapState) -> dict[str, Any]:
     """The SDK types its state as the keys it knows; the resume marker is one key more."""
     return cast("dict[str, Any]", tap_state)
-
-
-@contextmanager
-def rare_collections() -> Iterator[None]:
-    """Collect cyclic garbage rarely while syncing, as it has almost none.
-
-    A page of records is thousands of new dicts. At Python's default the cyclic collector runs every 700 of
-    them, and the records it finds alive are walked again by the older generations' collections. Records form
-    no cycles (reference counting frees them), so for the sync only the young threshold is raised and what
-    start-up built is frozen out of the collector's walks. Measured with gc.callbacks on benchmark scenario 1
-    (100,000 messages): 0.29 CPU s in 354 collections without this, 0.13 s in 153 with it (most at start-up).
-    """
-    thresholds = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, *thresholds[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()

@@ -23,7 +23,7 @@ from typing_extensions import override
 from tap_twilio.config import CONFIG_SCHEMA, Settings, config_problems
 from tap_twilio.dates import to_iso
 from tap_twilio.http import TwilioError
-from tap_twilio.run import PROGRESS, SyncRun, rare_collections
+from tap_twilio.run import PROGRESS, SyncRun
 from tap_twilio.streams import STREAM_TYPES
 from tap_twilio.writer import BufferedMsgSpecWriter
 
@@ -110,8 +110,7 @@ class TapTwilio(Tap):
         try:
             _ = run.accounts.synced
             run.begin(self.state)
-            with rare_collections():
-                super().sync_all()
+            super().sync_all()
             run.finish(self.state)
             self.message_writer.write_message(StateMessage(value=self.state))
         finally:

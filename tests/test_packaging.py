@@ -129,7 +129,7 @@ def test_wheel_metadata(wheel: Path) -> None:
         for key, _, value in (line.partition("=") for line in entry_points.splitlines())
         if value
     )
-    assert scripts["tap-twilio"] == "tap_twilio.tap:TapTwilio.cli"
+    assert scripts["tap-twilio"] == "tap_twilio.cli:main"
     assert set(scripts) == {"tap-twilio", "tap-twilio-save-state"}
     assert "[console_scripts]" in entry_points
 
