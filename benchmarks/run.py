@@ -37,7 +37,8 @@ Scenarios (issue 6):
 4. Memory: our peak RSS syncing 20,000 vs 1,000,000 messages (200,000 with --quick), one account.
 5. Incremental: a full run on scenario 2's data at 0 ms, then 1% of the messages changed in the sandbox, then a
    run from the first run's final STATE: requests and wall time relative to the first run, against the minimum
-   for the lookback range (the same formula from each partition's bookmark minus ``lookback_days``).
+   for the lookback range (the same formula from each partition's bookmark minus ``lookback_days``; recordings from
+   ``deleted_recordings_lookback_days`` before the run, as the tap re-reads them that far to see deletions).
 
 Results are printed as tables and written to ``benchmarks/results-latest.json``; per-run logs go to
 ``.bench/last-run/``.
@@ -602,8 +603,10 @@ def emitted_sids(jsonl: Path, stream: str) -> set[str]:
     return out
 
 
-def bookmark_starts(state: dict[str, Any], lookback_days: float) -> dict[str, float]:
-    """stream|account -> where the next run starts (bookmark minus lookback, or the bookmark when resuming)."""
+def bookmark_starts(state: dict[str, Any], lookback_days: float, run_start: float,
+                    further_back: dict[str, float] | None = None) -> dict[str, float]:
+    """stream|account -> where the next run starts: the bookmark minus the lookback (or the bookmark when resuming),
+    or `further_back` days before the run for the streams that re-read that far (recordings: deletions)."""
     starts = {}
     for stream, value in (state.get("bookmarks") or {}).items():
         for part in value.get("partitions") or []:
@@ -614,6 +617,8 @@ def bookmark_starts(state: dict[str, Any], lookback_days: float) -> dict[str, fl
             ts = dt.datetime.fromisoformat(rkv.replace("Z", "+00:00")).timestamp()
             if not part.get("resume"):
                 ts -= lookback_days * 86400
+                if (further_back or {}).get(stream):
+                    ts = min(ts, run_start - (further_back or {})[stream] * 86400)
             starts[f"{stream}|{sid}"] = ts
     return starts
 
@@ -759,7 +764,8 @@ def scenario_latency(taps: Taps, results: dict[str, Any], extra_concurrency: int
         inc_argv = taps.our_argv(config, "s2", S2_STREAMS, state=state_path)
         t = time.time()
         inc = run_tap("s5-ours-0ms-incremental", "ours", inc_argv, sb, keep_stdout=True)
-        starts = bookmark_starts(state, lookback_days)
+        deleted_days = float(taps.setting(config, "deleted_recordings_lookback_days"))
+        starts = bookmark_starts(state, lookback_days, t, {"recordings": deleted_days})
         min_inc = minimum_for(t, starts)
         again = emitted_sids(Path(inc.stdout_path or ""), "messages")
         msg_starts = {k.split("|")[1]: v for k, v in starts.items() if k.startswith("messages|")}

@@ -1,6 +1,6 @@
 """How requests are scheduled (issue 14): latency-bound syncs of every stream, and hundreds of subaccounts.
 
-    .venv/bin/python benchmarks/scheduling.py [--quick] [--only A,B,C] [--json PATH]
+    .venv/bin/python benchmarks/scheduling.py [--quick] [--only A,B,C,D] [--json PATH]
 
 Both taps run against the same local sandbox in the same run (machinery of ``benchmarks/run.py``: the sandbox in its
 own process, each tap a subprocess measured with ``os.wait4``), so read the ratios. Scenarios:
@@ -16,6 +16,9 @@ B. 200 subaccounts with a few records in each stream, 100 ms per response, every
    so in the output).
 C. Start-up: time from process start to the first request the sandbox sees (median of 5 runs), against the floor
    of importing singer_sdk in a bare interpreter.
+D. CPU and memory with this scheduling (scenarios 1 and 4 of ``benchmarks/run.py``, run here so that one command
+   prints every figure of issue 14): CPU seconds per record on 100,000 messages, ours (best of three) vs
+   singer-io (target: >= 50x), and peak RSS syncing 1,000,000 vs 20,000 messages (target: <= 1.5x).
 
 Every run of ours also reports, in its closing log lines, the most lists it had in flight ahead of the writer and
 the most pages buffered; both are printed (memory stays bounded by them).
@@ -193,14 +196,26 @@ def summary(results: dict[str, Any]) -> None:
         c = results["C"]
         rows.append(["C time to first request (s)", c["first_request_s"], "-", "-",
                      f"import floor {c['import_floor_s']:.2f} s"])
+    if "scenario1" in results:
+        s1, goal = results["scenario1"], bench.TARGETS["cpu_per_record_ratio"]
+        best = s1["ratio_cpu_per_record_best_of_runs"]
+        rows.append(["D CPU s per record singer-io/ours, best of 3", best, f">= {goal:g}x",
+                     "PASS" if best >= goal else "FAIL",
+                     f"median of 3: {s1['ratio_records_per_cpu_s']:.1f}x; start-up included"])
+    if "scenario4" in results:
+        s4, goal = results["scenario4"], bench.TARGETS["rss_ratio"]
+        rows.append([f"D peak RSS {s4['big']:,}/20k messages", s4["ratio"], f"<= {goal:g}x",
+                     "PASS" if s4["ratio"] <= goal else "FAIL",
+                     f"{s4['rss_big_mb']:.0f} MB vs {s4['rss_small_mb']:.0f} MB"])
     bench.show(bench.table("SUMMARY (scheduling)", ["target", "value", "goal", "result", "note"], rows))
     results["summary"] = rows
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="50 subaccounts in B instead of 200")
-    parser.add_argument("--only", default="A,B,C")
+    parser.add_argument("--quick", action="store_true",
+                        help="50 subaccounts in B instead of 200, 200,000 messages in D's memory run")
+    parser.add_argument("--only", default="A,B,C,D")
     parser.add_argument("--subaccounts", type=int, default=200)
     parser.add_argument("--json", default=str(RESULTS_JSON))
     args = parser.parse_args(argv)
@@ -221,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
             scenario_subaccounts(taps, results, 50 if args.quick else args.subaccounts, 10)
         if "C" in only:
             scenario_startup(taps, results, 5)
+        if "D" in only:
+            bench.scenario_cpu(taps, results, 100_000, 3, thread_profile=False)
+            bench.scenario_memory(taps, results, 200_000 if args.quick else 1_000_000)
     finally:
         results["elapsed_s"] = time.time() - started
         Path(args.json).write_text(json.dumps(results, indent=2, default=str) + "\n")
