@@ -79,8 +79,8 @@ def converter(
     parsed: dict[str, int | Decimal | None],
     parse_number: Callable[[str, str], int | Decimal | None],
 ) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """A stream's record conversion as one function with its fields written out, so a record costs no loops
-    over field names (a fifth of the conversion's time per record, measured with benchmarks/run.py).
+    """A stream's record conversion as one function with its fields written out: no loops over field names per
+    record (about a fifth less time than the loops, measured on pages of 1,000 messages).
 
     Dates in Twilio's fixed form "Fri, 18 Oct 2019 17:00:00 +0000" are sliced, with a per-day cache; any other
     form goes through to_iso. A number's text is parsed once (`parse_number` keeps it in `parsed`).
