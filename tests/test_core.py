@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
-
 from twilio_sandbox import Sandbox
+
 from tap_twilio.tap import TapTwilio
 
 SANDBOX = Sandbox(seed=2, subaccounts=1, days=20, sizes={"messages": 120, "calls": 60}).start()

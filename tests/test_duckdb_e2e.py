@@ -13,7 +13,6 @@ import duckdb
 import pytest
 from conftest import discover
 from test_postgres_e2e import bookmarks_by_account, change_messages, expected_keys, pipe, stream_info
-
 from twilio_sandbox import Sandbox
 
 SCHEMA = "twilio"

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
-
 from twilio_sandbox import Faults, Sandbox, ScriptedFault
+
 from tests.conftest import FAST_RETRIES, discover, run_tap, select
 
 
@@ -76,7 +75,7 @@ def test_when_retries_run_out_the_error_names_stream_account_and_path(sandbox, c
     assert "gave up" in line and "3 attempts" in line
     assert "Traceback" not in run.stderr
     # what was emitted before the failure resumes: the main account's calls are bookmarked
-    states = [json.loads(l)["value"] for l in run.stdout.splitlines() if l.startswith('{"type":"STATE"')]
+    states = [json.loads(line)["value"] for line in run.stdout.splitlines() if line.startswith('{"type":"STATE"')]
     assert states and states[-1]["bookmarks"]["calls"]["partitions"]
 
 

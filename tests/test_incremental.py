@@ -10,9 +10,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tap_twilio.dates import format_iso, to_iso
 from twilio_sandbox import Sandbox
-from tests.conftest import FAST_RETRIES, TAP, discover, parse_output, run_tap, select, TapRun
+
+from tap_twilio.dates import format_iso, to_iso
+from tests.conftest import FAST_RETRIES, TAP, TapRun, discover, parse_output, run_tap, select
 
 UTC = dt.timezone.utc
 
@@ -200,7 +201,7 @@ def _run_until(tmp_path: Path, config_path: Path, catalog_path: Path, state: dic
                     break
         proc.stdout.close()
         proc.wait()
-    return parse_output("".join(l for l in lines if l.endswith("\n")), TapRun(proc.returncode, "", ""))
+    return parse_output("".join(line for line in lines if line.endswith("\n")), TapRun(proc.returncode, "", ""))
 
 
 def test_killed_runs_resume_from_the_last_state_and_lose_nothing(tmp_path):

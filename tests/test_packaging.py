@@ -18,6 +18,7 @@ except ModuleNotFoundError:  # Python 3.10: pytest depends on tomli there
     import tomli as tomllib
 
 from twilio_sandbox import Sandbox
+
 from tap_twilio.streams import STREAM_TYPES
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -130,7 +130,7 @@ def test_skip_and_close_stop_lists_that_will_not_be_taken() -> None:
     log: list[tuple[str, int]] = []
     sources = [Source(log, str(i), 100) for i in range(3)]
     pipeline.plan((s.name, s) for s in sources)
-    assert wait_for(lambda: sources[1].started.is_set())
+    assert wait_for(sources[1].started.is_set)
     pipeline.skip("0")
     assert wait_for(sources[2].started.is_set), "a skipped list frees its slot"
     pipeline.close()

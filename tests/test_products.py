@@ -12,9 +12,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from twilio_sandbox import Sandbox
 
 from tap_twilio.dates import to_iso
-from twilio_sandbox import Sandbox
 from tests.conftest import FAST_RETRIES, TapRun, discover, run_tap, select
 
 # stream -> (primary key, replication key, Twilio's largest PageSize) as issue 12 and Twilio's docs say
@@ -78,7 +78,7 @@ TOP_LEVEL = (
 
 def product_of(stream: str) -> str:
     return {"conversation": "conversations", "messaging": "messaging", "trunks": "trunking"}.get(
-        stream.split("_")[0], stream.split("_")[0]
+        stream.split("_", maxsplit=1)[0], stream.split("_", maxsplit=1)[0]
     )
 
 

@@ -18,7 +18,7 @@ CODE = [
 ]
 
 
-@pytest.mark.parametrize(("cwd", "target"), CODE)
+@pytest.mark.parametrize(("cwd", "target"), [*CODE, pytest.param(ROOT, "tests", id="tests")])
 def test_ruff_finds_nothing(cwd: Path, target: str) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "ruff", "check", target], cwd=cwd, capture_output=True, text=True, check=False

@@ -77,8 +77,10 @@ def test_three_kills_lose_nothing_and_cost_at_most_30_percent_more_requests(tmp_
     assert seen == clean_keys, "every record of a clean sync arrives, over the killed and resumed runs"
     assert "progress" not in run.state, "the completed run leaves no resume marker"
     ratio = resumed_requests / clean_requests
-    print(f"\nresume: clean run {clean_requests} requests; killed at 25/50/75% and resumed: {resumed_requests} "
-          f"requests = {ratio:.2f}x (target <= {RESUME_REQUEST_RATIO_MAX}x)")
+    print(
+        f"\nresume: clean run {clean_requests} requests; killed at 25/50/75% and resumed: {resumed_requests} "
+        f"requests = {ratio:.2f}x (target <= {RESUME_REQUEST_RATIO_MAX}x)"
+    )
     assert ratio <= RESUME_REQUEST_RATIO_MAX
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import email.utils
 import json
 import pathlib
 import socket
@@ -11,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-
 from twilio_sandbox import Faults, Sandbox, ScriptedFault
+from twilio_sandbox.__main__ import build_parser
 
 NOW = dt.datetime(2026, 11, 20, 12, 30, 0, tzinfo=dt.timezone.utc)
 V = "/2010-04-01"
@@ -57,8 +59,6 @@ def acct_path(sb: Sandbox, rest: str, acct: str | None = None) -> str:
 
 
 def rfc(s: str) -> dt.datetime:
-    import email.utils
-
     return email.utils.parsedate_to_datetime(s)
 
 
@@ -183,7 +183,7 @@ def test_expected_matches_paging_for_every_resource(sb):
     assert accts == sb.expected("accounts")
     countries = get(s, sb, acct_path(sb, "AvailablePhoneNumbers.json")).json()["countries"]
     assert countries == sb.expected("available_phone_number_countries", sb.main_account_sid)
-    for typ, seg in (("local", "Local"), ("mobile", "Mobile"), ("toll_free", "TollFree")):
+    for typ, _seg in (("local", "Local"), ("mobile", "Mobile"), ("toll_free", "TollFree")):
         got = []
         for c in countries:
             if typ in c["subresource_uris"]:
@@ -538,12 +538,12 @@ def test_usage_include_subaccounts(sb):
         )
         assert rows == rows_f  # no difference for a subaccount
         subs[acct] = {(r["start_date"], r["category"]): r for r in rows}
-    for o, t in zip(own, tot):
+    for o, t in zip(own, tot, strict=True):
         assert (o["start_date"], o["category"]) == (t["start_date"], t["category"])
         k = (o["start_date"], o["category"])
         assert int(t["count"]) == int(o["count"]) + sum(int(x[k]["count"]) for x in subs.values())
         assert abs(float(t["price"]) - float(o["price"]) - sum(float(x[k]["price"]) for x in subs.values())) < 1e-4
-    assert any(int(t["count"]) > int(o["count"]) for o, t in zip(own, tot))
+    assert any(int(t["count"]) > int(o["count"]) for o, t in zip(own, tot, strict=True))
     assert own[0]["account_sid"] == main and own[0]["as_of"] == "2026-11-06T00:00:00+00:00"
     # start before the account existed -> 404 (like Twilio)
     r = get(s, sb, acct_path(sb, "Usage/Records/Daily.json"), StartDate="2020-01-01")
@@ -593,8 +593,6 @@ def test_update_record_sets_date_updated():
 
 def _raw_get(sb, path, auth):
     """A raw HTTP/1.1 GET returning (status line or '', raw bytes) to observe resets and truncation."""
-    import base64
-
     tok = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
     with socket.create_connection(("127.0.0.1", sb.port), timeout=5) as c:
         c.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {tok}\r\n\r\n".encode())
@@ -791,8 +789,6 @@ def test_tie_breaking_many_records_per_second():
 
 
 def test_cli_parser_and_stop_closes_connections():
-    from twilio_sandbox.__main__ import build_parser
-
     args = build_parser().parse_args(["--port", "0", "--messages", "10", "--rate-429", "0.1", "--write-config", "x"])
     assert args.messages == 10 and args.rate_429 == 0.1 and args.write_config == "x"
     sb = Sandbox(seed=1, now=NOW, subaccounts=0).start()

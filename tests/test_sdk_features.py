@@ -16,9 +16,9 @@ from typing import Any
 
 from conftest import discover, run_tap, select
 from test_postgres_e2e import BIN
+from twilio_sandbox import Sandbox
 
 import tap_twilio
-from twilio_sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"

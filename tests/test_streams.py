@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import parse_qs, urlsplit
 
-from tap_twilio.dates import format_iso, to_iso
 from twilio_sandbox import Sandbox
+
+from tap_twilio.dates import format_iso, to_iso
 from tests.conftest import FAST_RETRIES, discover, run_tap, select
 
 

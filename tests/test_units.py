@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import itertools
 import threading
 import time
 from decimal import Decimal
@@ -136,7 +137,7 @@ def test_windows_of_a_stream_cover_start_to_sync_start_without_gaps():
     assert windows[0].start_iso == "2024-01-01T06:30:00+00:00"
     assert windows[0].end_iso == "2024-01-08T00:00:00+00:00"
     assert windows[-1].end == t.run.started_at
-    assert all(a.end == b.start for a, b in zip(windows, windows[1:]))
+    assert all(a.end == b.start for a, b in itertools.pairwise(windows))
     params = stream.window_params(windows[1])
     assert params == {"StartTime>": "2024-01-08", "StartTime<": "2024-01-14"}  # sent as StartTime>=…&StartTime<=…
 
