@@ -617,8 +617,9 @@ def bookmark_starts(state: dict[str, Any], lookback_days: float, run_start: floa
             ts = dt.datetime.fromisoformat(rkv.replace("Z", "+00:00")).timestamp()
             if not part.get("resume"):
                 ts -= lookback_days * 86400
-                if (further_back or {}).get(stream):
-                    ts = min(ts, run_start - (further_back or {})[stream] * 86400)
+                back = (further_back or {}).get(stream)
+                if back:
+                    ts = min(ts, run_start - back * 86400)
             starts[f"{stream}|{sid}"] = ts
     return starts
 

@@ -278,11 +278,14 @@ class TwilioStream(RESTStream[Any]):
         # this loop takes a page at a time and writes the same messages in the same order; anything else (a dry
         # run's record limit, a post_process, an unselected parent of selected children) takes the SDK's loop.
         writer = self.run.writer
-        lean = self.page_loop and write_messages and self.selected and self._lean and writer is not None
-        if not lean or self.ABORT_AT_RECORD_COUNT is not None or type(self).post_process is not Stream.post_process:
+        if (
+            writer is None
+            or not (self.page_loop and write_messages and self.selected and self._lean)
+            or self.ABORT_AT_RECORD_COUNT is not None
+            or type(self).post_process is not Stream.post_process
+        ):
             yield from super()._sync_records(context, write_messages=write_messages)
             return
-        assert writer is not None
         self._sync_pages(context, writer)  # the SDK's sync() only drains this generator: no record is yielded
 
     def _sync_pages(self, context: Context | None, writer: BufferedMsgSpecWriter) -> None:

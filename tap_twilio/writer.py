@@ -22,7 +22,7 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         super().__init__(*args, **kwargs)
         self._buffer = bytearray()
         self._second = -1
-        self._extracted = ""
+        self._frames: dict[tuple[str, int | None], tuple[bytes, bytes]] = {}
         atexit.register(self.drain)
 
     def write_message(self, message: Any) -> None:
@@ -41,32 +41,45 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         return took
 
     def write_record(self, stream: str, record: dict[str, Any], version: int | None) -> None:
-        """The per-record fast path: encode straight into the buffer, no message object."""
-        self.write_records(stream, [record], version)
+        """One RECORD message (a record whose child lists are written before the next record)."""
+        head, tail = self._frame(stream, version)
+        buffer = self._buffer
+        buffer += head
+        encoder.encode_into(record, buffer, -1)
+        buffer += tail
+        if len(buffer) >= FLUSH_BYTES:
+            self.drain()
 
     def write_records(self, stream: str, records: list[dict[str, Any]], version: int | None) -> None:
-        """RECORD messages of one stream, byte for byte as msgspec encodes the SDK's RecordMessage.
-
-        The records are encoded in one call, one per line (JSON text never holds a raw newline), and each line
-        is wrapped by replacing the newlines with what closes one message and opens the next.
-        """
+        """A page's RECORD messages: the records are encoded in one call, one per line (JSON text never holds a
+        raw newline), and each line is framed by replacing the newlines with what closes one message and opens
+        the next."""
         if not records:
             return
-        now = int(time.time())
-        if now != self._second:
-            self._second = now
-            # the text msgspec writes for the SDK's datetime (whole seconds): encoded once a second, not per record
-            self._extracted = dt.datetime.fromtimestamp(now, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        head = b'{"type":"RECORD","stream":' + encoder.encode(stream) + b',"record":'
-        tail = (b"" if version is None else b',"version":' + encoder.encode(version)) + (
-            b',"time_extracted":' + encoder.encode(self._extracted) + b"}\n"
-        )
+        head, tail = self._frame(stream, version)
         buffer = self._buffer
         buffer += head
         buffer += encoder.encode_lines(records).replace(b"\n", tail + head)
         del buffer[-len(head) :]
         if len(buffer) >= FLUSH_BYTES:
             self.drain()
+
+    def _frame(self, stream: str, version: int | None) -> tuple[bytes, bytes]:
+        """What precedes and follows a record in its RECORD message, byte for byte as msgspec encodes the SDK's
+        RecordMessage; built once per stream and second (time_extracted has whole seconds)."""
+        now = int(time.time())
+        if now != self._second:
+            self._second = now
+            self._frames.clear()
+        frame = self._frames.get((stream, version))
+        if frame is None:
+            extracted = dt.datetime.fromtimestamp(now, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            head = b'{"type":"RECORD","stream":' + encoder.encode(stream) + b',"record":'
+            tail = (b"" if version is None else b',"version":' + encoder.encode(version)) + (
+                b',"time_extracted":' + encoder.encode(extracted) + b"}\n"
+            )
+            frame = self._frames[stream, version] = (head, tail)
+        return frame
 
     def drain(self) -> None:
         """Write out and flush what is buffered."""
