@@ -22,6 +22,7 @@ from twilio_sandbox import Sandbox
 from tap_twilio.streams import STREAM_TYPES
 
 ROOT = Path(__file__).resolve().parent.parent
+PARALLEL_TEST_CACHES = {".bench", ".pytest_cache", ".ruff_cache", ".mypy_cache"}
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 STREAMS = sorted(stream.name for stream in STREAM_TYPES)
 DUMMY_CONFIG = {"account_sid": "AC" + "0" * 32, "auth_token": "not-a-real-token"}
@@ -40,6 +41,7 @@ def clean_env() -> dict[str, str]:
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`python -m build --wheel` of the working tree, into a temporary directory."""
     out = tmp_path_factory.mktemp("dist")
+    before = set(ROOT.iterdir())
     proc = subprocess.run(
         [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(ROOT)],
         capture_output=True,
@@ -48,8 +50,8 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    # what a build could leave behind (other tests, running in parallel, may create their own caches here)
-    left = [p.name for p in ROOT.iterdir() if p.name in {"build", "dist"} or p.name.endswith(".egg-info")]
+    # anything new, but the caches that other tests, running in parallel, may create meanwhile
+    left = sorted(p.name for p in set(ROOT.iterdir()) - before if p.name not in PARALLEL_TEST_CACHES)
     left += [p.name for p in (ROOT / "tap_twilio").iterdir() if p.name == "schemas"]
     assert not left, f"building the wheel left files in the repository: {left}"
     wheels = list(out.glob("*.whl"))
