@@ -105,7 +105,7 @@ TARGETS = {
 # ====================================================================================== sandbox process
 
 
-def _sandbox_child(conn: Any, kwargs: dict[str, Any]) -> None:  # noqa: C901, PLR0915
+def _sandbox_child(conn: Any, kwargs: dict[str, Any]) -> None:
     """Body of the sandbox process: serve HTTP in threads, answer commands on ``conn`` in the main thread."""
     import random  # noqa: PLC0415
     import threading  # noqa: PLC0415
@@ -117,12 +117,12 @@ def _sandbox_child(conn: Any, kwargs: dict[str, Any]) -> None:  # noqa: C901, PL
     try:
         from twilio_sandbox import data as sandbox_data  # noqa: PLC0415
 
-        # packages/twilio-sandbox/src/twilio_sandbox/data.py fills its message-body pool lazily and without a lock, so the first
-        # concurrent requests can fail with IndexError (HTTP 500, then a tap retry that distorts timings):
-        # fill it before serving
-        sandbox_data._body(random.Random(0))  # noqa: SLF001
+        # packages/twilio-sandbox/src/twilio_sandbox/data.py fills its message-body pool lazily and without a
+        # lock, so the first concurrent requests can fail with IndexError (HTTP 500, then a tap retry that distorts
+        # timings): fill it before serving
+        sandbox_data._body(random.Random(0))
         sb = Sandbox(**kwargs)
-    except Exception:  # noqa: BLE001
+    except Exception:
         conn.send({"error": traceback.format_exc()})
         return
 
@@ -141,7 +141,7 @@ def _sandbox_child(conn: Any, kwargs: dict[str, Any]) -> None:  # noqa: C901, PL
             hit = cache.get(key)
             if hit is not None:
                 path = target.partition("?")[0]
-                res, route = sb._route(path)  # noqa: SLF001
+                res, route = sb._route(path)
                 acct = route.get("account") or "-"
                 n = sb.stats.begin(method, target, res, acct)
                 try:
@@ -157,7 +157,7 @@ def _sandbox_child(conn: Any, kwargs: dict[str, Any]) -> None:  # noqa: C901, PL
             with lock:
                 errors.append(f"{method} {target}\n{traceback.format_exc()}")
             raise
-        if flags["cache"] and resp.status == 200 and resp.action is None and fault is None:  # noqa: PLR2004
+        if flags["cache"] and resp.status == 200 and resp.action is None and fault is None:
             keep = [(k, v) for k, v in resp.headers if k not in ("Twilio-Concurrent-Requests", "Twilio-Request-Id")]
             cache[key] = Resp(resp.status, resp.body, keep, None, resp.content_type)
         return resp, fault
@@ -187,7 +187,7 @@ def _sandbox_child(conn: Any, kwargs: dict[str, Any]) -> None:  # noqa: C901, PL
     def day(ts: float) -> str:
         return dt.datetime.fromtimestamp(ts, dt.timezone.utc).date().isoformat()
 
-    def minimum(streams: list[str], default_start: str, end: float, window_days: int, page_size: int,
+    def minimum(streams: list[str], default_start: str, end: float, window_days: int, page_size: int, *,
                 starts: dict[str, float] | None = None) -> dict[str, Any]:
         """Fewest requests that read `streams` for every active account (see the module docstring)."""
         starts = starts or {}
@@ -209,7 +209,7 @@ def _sandbox_child(conn: Any, kwargs: dict[str, Any]) -> None:  # noqa: C901, PL
                     first, last = day(w0), day(w1 - 1e-6)
                     for ps in param_sets:
                         params = [(f"{flt}>", first), (f"{flt}<", last), *ps.items()]
-                        src = sb._store_source(acct, res, params)  # noqa: SLF001
+                        src = sb._store_source(acct, res, params)
                         rows = 0
                         for _key, rec in src.iter(None):
                             rows += 1
@@ -242,7 +242,8 @@ def _sandbox_child(conn: Any, kwargs: dict[str, Any]) -> None:  # noqa: C901, PL
         for msg in chosen:
             new = sb.update_record("messages", msg["sid"], status="delivered" if msg["status"] != "delivered"
                                    else "read", price="-0.01580")
-            out.append({"sid": msg["sid"], "account_sid": msg["account_sid"], "date_sent": msg["date_sent"], "date_created": msg["date_created"],
+            out.append({"sid": msg["sid"], "account_sid": msg["account_sid"], "date_sent": msg["date_sent"],
+                        "date_created": msg["date_created"],
                         "date_sent_ts": parse_any_ts(msg["date_sent"] or msg["date_created"]),
                         "date_updated": new["date_updated"]})
         return out
@@ -292,7 +293,7 @@ def _sandbox_child(conn: Any, kwargs: dict[str, Any]) -> None:  # noqa: C901, PL
             else:
                 raise ValueError(f"unknown command {cmd!r}")
             conn.send((True, result))
-        except Exception:  # noqa: BLE001
+        except Exception:
             conn.send((False, traceback.format_exc()))
     sb.stop()
 
@@ -527,7 +528,7 @@ class Taps:
 # ====================================================================================== helpers
 
 
-def fmt(value: Any, digits: int = 2) -> str:
+def fmt(value: Any, digits: int = 2) -> str:  # noqa: PLR0911  # one return per kind of value
     if value is None:
         return "-"
     if isinstance(value, bool):
@@ -537,7 +538,7 @@ def fmt(value: Any, digits: int = 2) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return "-"
-        if abs(value) >= 1000:  # noqa: PLR2004
+        if abs(value) >= 1000:
             return f"{value:,.0f}"
         return f"{value:.{digits}f}"
     return str(value)
@@ -546,10 +547,11 @@ def fmt(value: Any, digits: int = 2) -> str:
 def table(title: str, headers: list[str], rows: list[list[Any]]) -> str:
     cells = [[fmt(c) for c in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
-    lines = [title, "  ".join(h.ljust(w) for h, w in zip(headers, widths)),
+    lines = [title, "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)),
              "  ".join("-" * w for w in widths)]
     for row in cells:
-        lines.append("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        pairs = enumerate(zip(row, widths, strict=True))
+        lines.append("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in pairs))
     return "\n".join(lines)
 
 
@@ -565,7 +567,7 @@ def profile_top(path: Path, sort: str, n: int = 15, total: float | None = None) 
     stats.sort_stats(sort)
     rows = []
     for func in stats.fcn_list[:n]:  # type: ignore[attr-defined]
-        cc, nc, tt, ct, _callers = stats.stats[func]  # type: ignore[attr-defined]
+        _cc, nc, tt, ct, _callers = stats.stats[func]  # type: ignore[attr-defined]
         filename, line, name = func
         short = filename
         if "site-packages/" in short:
@@ -804,8 +806,8 @@ def scenario_latency(taps: Taps, results: dict[str, Any], extra_concurrency: int
                          if run.distinct_targets is not None else None])
     by_rows = []
     for res in sorted(set(ours.by_resource) | set(min_100["by_stream"])):
-        by_rows.append([res, ours.by_resource.get(res, 0), full.by_resource.get(res, 0), min_100["by_stream"].get(res, 0),
-                        singer.by_resource.get(res, 0)])
+        by_rows.append([res, ours.by_resource.get(res, 0), full.by_resource.get(res, 0),
+                        min_100["by_stream"].get(res, 0), singer.by_resource.get(res, 0)])
     show(table("Scenario 3 - requests vs the minimum (scenario 2 data)",
                ["run", "requests", "minimum", "ratio", "retries", "repeated URLs"], req_rows)
          + "\n\n" + table("requests by resource", ["resource", "ours 100 ms", "ours 0 ms", "minimum", "singer-io"],
@@ -890,7 +892,8 @@ def summary(results: dict[str, Any]) -> None:
         add("1 CPU s per record singer-io/ours, best of 3", s1["ratio_cpu_per_record_best_of_runs"],
             f">= {t['cpu_per_record_ratio']:g}x", s1["ratio_cpu_per_record_best_of_runs"] >= t["cpu_per_record_ratio"],
             "start-up included")
-        add("1 CPU: records/s ours/singer-io", s1["ratio_records_per_s_cached"], f">= {t['cpu_records_per_s_ratio']:g}x",
+        add("1 CPU: records/s ours/singer-io", s1["ratio_records_per_s_cached"],
+            f">= {t['cpu_records_per_s_ratio']:g}x",
             s1["ratio_records_per_s_cached"] >= t["cpu_records_per_s_ratio"],
             f"cached server; cold server {s1['ratio_records_per_s_cold']:.1f}x, per CPU-s "
             f"{s1['ratio_records_per_cpu_s']:.1f}x")
@@ -921,7 +924,7 @@ def summary(results: dict[str, Any]) -> None:
             s5["requests_over_lookback_minimum"] <= t["incremental_over_lookback_minimum"],
             f"{s5['incremental']['requests']} req = {s5['requests_ratio']:.1%} of the first run's; "
             f"wall {s5['wall_ratio']:.1%}")
-    results["summary"] = [dict(zip(["target", "value", "goal", "result", "note"], r)) for r in rows]
+    results["summary"] = [dict(zip(["target", "value", "goal", "result", "note"], r, strict=True)) for r in rows]
     show(table("SUMMARY", ["target", "value", "goal", "result", "note"], rows))
 
 

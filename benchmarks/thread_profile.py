@@ -21,7 +21,7 @@ _profiles: list[cProfile.Profile] = []
 _lock = threading.Lock()
 
 
-def _boot(frame, event, arg):  # noqa: ANN001, ANN202, ARG001
+def _boot(frame, event, arg):
     # threading calls this as the new thread's profile function before run(): swap in a profiler
     sys.setprofile(None)
     profile = cProfile.Profile(time.thread_time)
@@ -31,7 +31,7 @@ def _boot(frame, event, arg):  # noqa: ANN001, ANN202, ARG001
 
 
 def main() -> int:
-    if len(sys.argv) < 5 or sys.argv[3] != "-m":  # noqa: PLR2004
+    if len(sys.argv) < 5 or sys.argv[3] != "-m":
         print(__doc__, file=sys.stderr)
         return 2
     out_main, out_workers, module = sys.argv[1], sys.argv[2], sys.argv[4]

@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import duckdb
-
 from twilio_sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,7 +18,9 @@ CODE = [
 ]
 
 
-@pytest.mark.parametrize(("cwd", "target"), [*CODE, pytest.param(ROOT, "tests", id="tests")])
+@pytest.mark.parametrize(
+    ("cwd", "target"), [*CODE, *(pytest.param(ROOT, d, id=d) for d in ("tests", "benchmarks", "tools", "scripts"))]
+)
 def test_ruff_finds_nothing(cwd: Path, target: str) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "ruff", "check", target], cwd=cwd, capture_output=True, text=True, check=False
