@@ -354,8 +354,6 @@ class TwilioStream(RESTStream[Any]):
         """Every page of one list (called from worker threads)."""
         account = context.get("account_sid")
         client = self.run.client_for(account, self.product)
-        if client is None:
-            raise TwilioAPIError(401, self.path or "", None, f"no credentials of account {account} are known")
         request = self.get_http_request(page=PageContext(context, None))
         request.params.update(params)
         root = self.run.settings.base_url(self.product)

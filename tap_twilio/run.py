@@ -206,13 +206,18 @@ class SyncRun:
                 client = self._clients[auth] = TwilioClient(auth, self.gate)
             return client
 
-    def client_for(self, account_sid: str | None, product: str) -> TwilioClient | None:
-        """Who reads an account's data: the 2010 API takes the main credentials for every account; a product
-        API returns only the authenticating account's data, so it needs that account's own credentials."""
-        if product == "api" or not account_sid:
+    def client_for(self, account_sid: str | None, product: str) -> TwilioClient:
+        """Who reads an account's data. The main account's auth token reaches every account's 2010 resources. A
+        product API returns only the authenticating account's data, and a main account's API key reaches only the
+        main account ("Main account API Keys are only available to access main account resources"), so those read
+        a subaccount with its own credentials, from the account listing."""
+        settings = self.settings
+        if not account_sid or account_sid == settings.account_sid or (product == "api" and not settings.uses_api_key):
             return self.client()
         auth = self.accounts.credentials(account_sid)
-        return self.client(auth) if auth else None
+        if auth is None:
+            raise TwilioAPIError(401, f"/Accounts/{account_sid}", None, "the account listing gave no credentials")
+        return self.client(auth)
 
     # --- workers ----------------------------------------------------------------------------------
 

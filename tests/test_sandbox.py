@@ -429,8 +429,14 @@ def test_api_keys(sb):
         assert main.get(sb.url + path, timeout=10).status_code == 200
     assert std.get(sb.url + acct_path(sb, "Messages.json"), timeout=10).status_code == 200
     assert std.get(sb.url + "/v1/Alerts", timeout=10).status_code == 200
+    # a main account's key lists and fetches subaccounts, but reaches only the main account's resources
     sub = sb.account_sids[1]
-    assert main.get(sb.url + acct_path(sb, "Calls.json", sub), timeout=10).status_code == 200
+    assert main.get(sb.url + f"{V}/Accounts/{sub}.json", timeout=10).status_code == 200
+    r = main.get(sb.url + acct_path(sb, "Calls.json", sub), timeout=10)
+    assert r.status_code == 403 and r.json()["code"] == 20003
+    assert session(sb, (sb.main_account_sid, sb.main_auth_token)).get(
+        sb.url + acct_path(sb, "Calls.json", sub), timeout=10
+    ).status_code == 200
     keys = {k["sid"] for k in sb.expected("keys", sb.main_account_sid)}
     assert {sb.api_keys["main"][0], sb.api_keys["standard"][0]} <= keys
 

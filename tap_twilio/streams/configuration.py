@@ -52,7 +52,6 @@ class QueueMembers(TwilioStream):
         """Every page of the members of every queue with callers in it."""
         account = context["account_sid"]
         client = self.run.client_for(account, self.product)
-        assert client is not None  # the 2010 API reads every account with the main credentials
         url = f"{self.url_base}/Accounts/{account}/Queues.json"
         params = {"PageSize": min(self.run.settings.page_size, self.page_size_max)}
         root = self.run.settings.base_url(self.product)

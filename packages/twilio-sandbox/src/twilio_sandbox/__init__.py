@@ -34,7 +34,8 @@ Behaviour worth knowing (all like Twilio unless noted):
   start out soft-deleted. Any other SID resource is hard-deleted (a list takes its entries with it); queue members
   leave by call sid. ``sb.expected("recordings", include_soft_deleted=True)`` lists the deleted ones too.
 * Auth: account sid + token; a subaccount's own sid + token (that account only); main/standard API keys
-  (``sb.api_keys``); a standard key gets 403/20003 on Accounts and Keys. Suspended account -> 403/20005,
+  (``sb.api_keys``); a standard key gets 403/20003 on Accounts and Keys; a key of the main account gets 403/20003
+  on a subaccount's resources (the main account's auth token reaches them). Suspended account -> 403/20005,
   closed -> 404/20404, ``sb.forbidden_accounts`` -> 403/20003.
 """
 

@@ -755,13 +755,17 @@ class Sandbox:
             return Principal(k[0], k[1])
         return None
 
-    def _target(self, sid: str, principal: Principal, check_status: bool = True) -> D.Account:
+    def _target(self, sid: str, principal: Principal, check_status: bool = True, resources: bool = True) -> D.Account:
         acct = self.accounts_by_sid.get(sid)
         if acct is None:
             raise ApiError(404, 20404, f"The requested resource /2010-04-01/Accounts/{sid} was not found")
         p = principal.account
         if not (acct is p or (p.is_main and acct.parent is p)):
             raise ApiError(403, 20003, "Permission Denied")
+        if resources and acct is not p and principal.kind != "token":
+            # "Main account API Keys are only available to access main account resources": only the main account's
+            # SID + auth token reach a subaccount's 2010 resources (a Main key may still list and fetch subaccounts)
+            raise ApiError(403, 20003, "Permission Denied: an API key reaches only the account it belongs to")
         if sid in self.forbidden_accounts:
             raise ApiError(403, 20003, "Permission Denied")
         if check_status:
@@ -792,7 +796,7 @@ class Sandbox:
         if kind == "accounts":
             return self._json(self._page(path, params, "accounts", self._accounts_source(principal, params)))
         if kind == "account":
-            acct = self._target(route["account"], principal, check_status=False)
+            acct = self._target(route["account"], principal, check_status=False, resources=False)
             return self._json(acct.record)
         if kind in ("alerts", "alert"):
             acct = principal.account
