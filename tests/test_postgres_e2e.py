@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import subprocess
 import sys
+import time
 import uuid
 from collections import defaultdict
 from decimal import Decimal
@@ -329,6 +330,7 @@ def test_postgres_full_then_incremental(
     # the sandbox changes, the second run starts from the first run's state
     updated, added = change_messages(sandbox)
     product_changes = change_products(sandbox)
+    time.sleep(1.1)  # the product changes are stamped now: a run reads up to its start second, exclusive
     second_started = pg_query("SELECT now() AT TIME ZONE 'UTC'")[0][0]
     state2 = pipe(tmp_path, config, "target-postgres", target_config, state=state1, name="second")
 

@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -232,6 +233,7 @@ def test_stitch_walkthrough(tmp_path: Path, schema: str, stitch_venv: Path) -> N
 
         # the same block again: no new discovery, the state moves on
         sb.add_record("messages", sb.main_account_sid)
+        time.sleep(1.1)  # the message is stamped now: a run reads up to its start second, exclusive
         second = run_block(walkthrough("stitch"), work, env)
         assert second.returncode == 0, second.stderr[-5000:]
         assert json.loads((work / "catalog.json").read_text()) == catalog
