@@ -210,9 +210,8 @@ class SyncRun:
         """Who reads an account's data. The main account's auth token reaches every account's 2010 resources. A
         product API returns only the authenticating account's data, and a main account's API key reaches only the
         main account ("Main account API Keys are only available to access main account resources"), so those read
-        a subaccount with its own credentials, from the account listing."""
-        settings = self.settings
-        if not account_sid or account_sid == settings.account_sid or (product == "api" and not settings.uses_api_key):
+        a subaccount with its own credentials, from the account listing (the main account: the configured ones)."""
+        if not account_sid or (product == "api" and not self.settings.uses_api_key):
             return self.client()
         auth = self.accounts.credentials(account_sid)
         if auth is None:
