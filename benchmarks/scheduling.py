@@ -91,7 +91,7 @@ def scenario_all_streams(taps: bench.Taps, results: dict[str, Any]) -> None:
         config = sb.config
         ours = bench.run_tap("A-ours-stitch-streams", "ours", taps.our_argv(config, "A", STITCH_STREAMS), sb)
         everything = all_our_streams(taps, config)
-        taps._our_catalog = None
+        taps._our_catalog = None  # the catalog is rediscovered with the same config
         ours_all = bench.run_tap("A-ours-every-stream", "ours", taps.our_argv(config, "A-all", everything), sb)
         singer = bench.run_tap("A-singerio-stitch-streams", "singer-io", taps.singerio_argv(sb, "A", SINGERIO_STREAMS),
                                sb)
