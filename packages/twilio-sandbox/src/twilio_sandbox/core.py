@@ -324,8 +324,6 @@ class Sandbox:
     # ------------------------------------------------------------------ model
     def _sizes_for(self, index: int) -> dict[str, int]:
         s = dict(self.sizes)
-        if index != 0:
-            s["alerts"] = 0
         s.update(self.account_sizes.get(index, {}))
         if index == 0:
             s["keys"] = max(2, s.get("keys", 2))
