@@ -281,3 +281,14 @@ def test_a_stream_level_alerts_bookmark_is_the_main_accounts_and_subaccounts_sta
         assert set(sb.stats.by_status) == {200}
         partitions = run.state["bookmarks"]["alerts"]["partitions"]
         assert {p["context"]["account_sid"] for p in partitions} == set(sb.account_sids)
+
+
+def test_the_30_days_are_clamped_with_one_warning_on_a_first_run_only(runs: dict[str, Any]) -> None:
+    def warnings(run: TapRun) -> list[str]:
+        return [line for line in run.stderr.splitlines() if "taskrouter_events: Twilio keeps 30 days" in line]
+
+    assert len(warnings(runs["first"])) == 1
+    assert warnings(runs["second"]) == warnings(runs["third"]) == []
+    # an account without a workspace gets its bookmark too: it has no event to miss, and nothing to warn about
+    partitions = runs["first"].state["bookmarks"]["taskrouter_events"]["partitions"]
+    assert {p["context"]["account_sid"] for p in partitions} == set(runs["sb"].account_sids)

@@ -108,24 +108,39 @@ ENDPOINTS = (
         list_key="reservations",
         parent=TaskrouterTasks,  # of live tasks: a task's reservations go when it does
     ),
-    Endpoint(
-        name="taskrouter_events",
-        product=PRODUCT,
-        path=f"{WORKSPACE}/Events",
-        list_key="events",
-        replication_key="event_date",
-        date_filter="StartDate",  # always sent: without StartDate or Minutes, Twilio lists the last 15 minutes only
-        end_filter="EndDate",  # inclusive, like StartDate: the window's end is kept for the next run
-        filter_field="event_date",
-        filter_granularity="timestamp",
-        retention=EVENT_RETENTION,
-        parent=TaskrouterWorkspaces,
-    ),
 )
+
+
+class TaskrouterEvents(TwilioStream):
+    """Every workspace's event log since the account's bookmark (Twilio keeps 30 days)."""
+
+    name = "taskrouter_events"
+    product = PRODUCT
+    path = f"{WORKSPACE}/Events"
+    list_key = "events"
+    replication_key = "event_date"
+    date_filter = "StartDate"  # always sent: without StartDate or Minutes, Twilio lists the last 15 minutes only
+    end_filter = "EndDate"  # inclusive, like StartDate: the run keeps [start, end) and the next one starts at end
+    filter_field = "event_date"
+    filter_granularity = "timestamp"
+    retention = EVENT_RETENTION
+    parent_stream_type = TaskrouterWorkspaces
+    state_partitioning_keys: ClassVar[list[str] | None] = ["account_sid"]  # one bookmark per account
+
+    @override
+    def _advance_child(self, account: str | None) -> None:
+        # private TwilioStream hook, called once the account's workspaces were all listed: an account without a
+        # workspace has no event to miss either (a workspace created later logs events after this run's start),
+        # so it gets a bookmark too, rather than starting (and warning about the 30 days) from start_date each run
+        if account not in self._child_read and account not in self._child_failed:
+            self._child_read.add(account)
+        super()._advance_child(account)
+
 
 TASKROUTER_STREAMS: tuple[type[TwilioStream], ...] = (
     TaskrouterWorkspaces,
     TaskrouterWorkers,
     TaskrouterTasks,
     *(endpoint.stream_class() for endpoint in ENDPOINTS),
+    TaskrouterEvents,
 )
