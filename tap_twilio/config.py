@@ -196,7 +196,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         default="https://{product}.twilio.com",
         title="Base URL template",
         description="Where each Twilio product is reached; {product} is api, monitor, conversations, studio, "
-        "verify, messaging, trunking, insights or pricing. region/edge apply to the default. "
+        "verify, messaging, trunking, insights, pricing or taskrouter. region/edge apply to the default. "
         "A local server for every product: http://127.0.0.1:PORT/{product}.",
     ),
     th.Property(

@@ -19,7 +19,15 @@ from twilio_sandbox.insights import call_summary, conference_summary, participan
 from tap_twilio.dates import format_iso, to_iso
 
 TAP = [sys.executable, "-m", "tap_twilio"]
-KEPT_30_DAYS = {"call_summaries", "conference_summaries", "conference_participant_summaries", "monitor_events"}
+KEPT_30_DAYS = {
+    "call_summaries",
+    "conference_summaries",
+    "conference_participant_summaries",
+    "monitor_events",
+    "taskrouter_events",
+    "alerts",
+}
+KEPT_BY = {"monitor_events": "event_date", "taskrouter_events": "event_date", "alerts": "date_created"}
 FAST_RETRIES = {"backoff_base_seconds": 0.01, "backoff_max_seconds": 0.05}
 
 
@@ -138,15 +146,15 @@ def select(catalog: dict[str, Any], streams: set[str]) -> dict[str, Any]:
 
 def served(sb: Sandbox, stream: str, account: str | None) -> list[dict[str, Any]]:
     """What the tap reads of a stream: deleted recordings too; what Twilio keeps from 30 days ago (less the tap's
-    hour of margin) for Insights and Monitor events."""
+    hour of margin) for Insights, Monitor alerts and events, and TaskRouter events."""
     if stream == "recordings":
         return sb.expected(stream, account, include_soft_deleted=True)
     if stream not in KEPT_30_DAYS:
         return sb.expected(stream, account)
     now = sb.clock()
     floor = format_iso(dt.datetime.fromtimestamp(now, dt.timezone.utc) - dt.timedelta(days=30, hours=-1))
-    if stream == "monitor_events":
-        return [r for r in sb.expected(stream, account) if (to_iso(r["event_date"]) or "") >= floor]
+    if stream in KEPT_BY:
+        return [r for r in sb.expected(stream, account) if (to_iso(r[KEPT_BY[stream]]) or "") >= floor]
     insights = next(h for h in sb.products.handlers if "call_summaries" in h.resources())
     if not insights.enabled(sb.accounts_by_sid[str(account)]):
         return []  # no Voice Insights Advanced Features: skipped

@@ -79,6 +79,21 @@ SERVED: dict[str, str | None] = {
     "call_summaries": None,
     "conference_summaries": None,
     "conference_participant_summaries": "conference_participant_summaries",
+    "taskrouter_workspaces": None,
+    **{
+        f"taskrouter_{name}": f"taskrouter_{name}"
+        for name in (
+            "activities",
+            "task_channels",
+            "task_queues",
+            "workers",
+            "worker_channels",
+            "workflows",
+            "tasks",
+            "task_reservations",
+            "events",
+        )
+    },
 }
 
 # path placeholder -> field of the child record that names its parent
@@ -94,6 +109,9 @@ PLACEHOLDER_FIELDS = {
     "IpAccessControlListSid": "ip_access_control_list_sid",
     "QueueSid": "queue_sid",
     "AddressSid": "address_sid",
+    "WorkspaceSid": "workspace_sid",
+    "WorkerSid": "worker_sid",
+    "TaskSid": "task_sid",
 }
 
 # placeholder -> (sandbox resource, account) whose records name the parent, when the child record does not
@@ -104,6 +122,7 @@ QUERY = {
     "conferences": "Status=completed",
     "call_summaries": "StartTime=29d&ProcessingState=all",
     "usage_records_daily": "StartDate=-3days",
+    "taskrouter_events": "Minutes=43200",  # 30 days: without StartDate or Minutes, the last 15 minutes only
 }
 
 
@@ -262,6 +281,7 @@ def test_every_endpoint_of_the_products_we_sync_is_checked() -> None:
         "trunking",
         "insights",
         "pricing",
+        "taskrouter",
     }
 
 

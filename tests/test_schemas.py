@@ -98,6 +98,14 @@ def test_child_records_carry_their_parent_keys():
         "sip_credentials": ("credential_list_sid",),
         "sip_ip_addresses": ("ip_access_control_list_sid",),
         "queue_members": ("queue_sid",),
+        **{
+            f"taskrouter_{name}": ("workspace_sid",)
+            for name in ("workspaces", "activities", "task_channels", "task_queues", "workflows", "events")
+        },
+        "taskrouter_workers": ("workspace_sid",),
+        "taskrouter_worker_channels": ("workspace_sid", "worker_sid"),
+        "taskrouter_tasks": ("workspace_sid",),
+        "taskrouter_task_reservations": ("workspace_sid", "task_sid"),
     }
     for stream, keys in parents.items():
         assert set(keys) <= set(schemas[stream]["properties"]), stream
@@ -112,3 +120,9 @@ def test_json_values_stay_json_and_secrets_stay_out():
     assert "auth_token" not in schemas["accounts"]["properties"]
     assert schemas["pricing_voice_countries"]["properties"]["outbound_prefix_prices"]["type"] == ["array", "null"]
     assert schemas["monitor_events"]["properties"]["event_date"]["format"] == "date-time"
+    # TaskRouter: event_data is an object; attributes and a workflow's configuration are the JSON text Twilio sends
+    assert schemas["taskrouter_events"]["properties"]["event_data"]["type"] == ["object", "null"]
+    assert schemas["taskrouter_events"]["properties"]["event_date_ms"]["type"] == ["integer", "null"]
+    for stream in ("taskrouter_workers", "taskrouter_tasks"):
+        assert schemas[stream]["properties"]["attributes"]["type"] == ["string", "null"]
+    assert schemas["taskrouter_workflows"]["properties"]["configuration"]["type"] == ["string", "null"]

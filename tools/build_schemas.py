@@ -113,6 +113,17 @@ STREAMS: dict[str, Stream] = {
     "pricing_phone_number_countries": Stream(
         resource="pricing_phone_number_countries", detail=True, parent_keys=("account_sid",)
     ),
+    # --- TaskRouter v1: per workspace; attributes, configuration and addons stay the JSON text Twilio sends
+    "taskrouter_workspaces": Stream(resource="taskrouter_workspaces", parent_keys=("workspace_sid",)),
+    "taskrouter_activities": Stream(resource="taskrouter_activities"),
+    "taskrouter_task_channels": Stream(resource="taskrouter_task_channels"),
+    "taskrouter_task_queues": Stream(resource="taskrouter_task_queues"),
+    "taskrouter_workers": Stream(resource="taskrouter_workers"),
+    "taskrouter_worker_channels": Stream(resource="taskrouter_worker_channels"),
+    "taskrouter_workflows": Stream(resource="taskrouter_workflows"),
+    "taskrouter_tasks": Stream(resource="taskrouter_tasks"),
+    "taskrouter_task_reservations": Stream(resource="taskrouter_task_reservations"),
+    "taskrouter_events": Stream(resource="taskrouter_events"),
     # --- Voice Insights v1
     "call_summaries": Stream(resource="call_summaries"),
     "conference_summaries": Stream(resource="conference_summaries"),

@@ -11,6 +11,7 @@ from tap_twilio.streams.history import HISTORY_STREAMS
 from tap_twilio.streams.messaging import MESSAGING_STREAMS
 from tap_twilio.streams.pricing import PRICING_STREAMS
 from tap_twilio.streams.studio import STUDIO_STREAMS
+from tap_twilio.streams.taskrouter import TASKROUTER_STREAMS
 from tap_twilio.streams.verify import VERIFY_STREAMS
 
 if TYPE_CHECKING:
@@ -25,4 +26,5 @@ STREAM_TYPES: tuple[type[TwilioStream], ...] = (
     *VERIFY_STREAMS,
     *MESSAGING_STREAMS,
     *PRICING_STREAMS,
+    *TASKROUTER_STREAMS,
 )

@@ -37,7 +37,8 @@ class Accounts(TwilioStream):
 
 
 class Alerts(TwilioStream):
-    """Monitor alerts of the credentials' own account; Monitor keeps 30 days."""
+    """Monitor alerts of every account, each read with that account's own credentials (Monitor answers with the
+    alerts of the account that authenticates); Monitor keeps 30 days."""
 
     name = "alerts"
     product = "monitor"
@@ -49,11 +50,16 @@ class Alerts(TwilioStream):
     filter_granularity = "timestamp"  # Monitor takes full timestamps
     retention = ALERT_RETENTION
 
-    @property
     @override
-    def partitions(self) -> list[dict[str, Any]] | None:
-        main = self.run.settings.account_sid
-        return [{"account_sid": main}] if main in self.run.accounts.synced else []
+    def bookmark(self, context: dict[str, Any] | None) -> tuple[str | None, bool]:
+        # Versions before per-account alerts read the main account only: a stream-level bookmark (theirs, or
+        # singer-io's/Stitch's) is the main account's. A subaccount without its own starts at start_date (or the
+        # 30 days Monitor keeps), not at the main account's bookmark.
+        state = self._peek_state(context)
+        own = state.get("replication_key") == self.replication_key and state.get("replication_key_value")
+        if not own and (context or {}).get("account_sid") != self.run.settings.account_sid:
+            return None, False
+        return super().bookmark(context)
 
 
 class Messages(TwilioStream):

@@ -23,7 +23,8 @@ Behaviour worth knowing (all like Twilio unless noted):
 * Usage ``Daily.json``: one row per category (sms, calls, recordings, phonenumbers, totalprice) per day from the
   account's ``date_created`` to today; ``IncludeSubaccounts`` defaults to true (main rows then include subaccounts);
   a ``StartDate`` before the account's creation day answers 404/20404 (``usage_404_before_created=False`` to disable).
-* Alerts: only the last 30 days are visible; ``StartDate`` more than 30 days back -> 400/20001; urls are absolute.
+* Alerts: each account's own (a subaccount's need its own credentials); only the last 30 days are visible;
+  ``StartDate`` more than 30 days back -> 400/20001; urls are absolute.
 * Notifications (``MessageDate`` day filters, ``Log`` 0 errors / 1 warnings) are newest first by ``message_date``.
   SIP domains, credential lists (-> ``Credentials``), IP access control lists (-> ``IpAddresses``), short codes and
   signing keys are full-table lists; an entry is created after its list. Queue members are the callers waiting now

@@ -41,6 +41,7 @@ from ._util import (
 from .faults import Faults
 from .insights import Insights
 from .products import PRODUCTS, ProductApi, ProductError
+from .taskrouter import TaskRouter
 
 V = D.V
 Record = D.Record
@@ -307,6 +308,8 @@ class Sandbox:
         # Conversations, Studio, Verify, Messaging, Trunking, Pricing, Monitor events, Insights (products.py)
         self.products = ProductApi(self, lambda: self.accounts)
         self.products.handlers.append(Insights(self, lambda: self.accounts))
+        self.taskrouter = TaskRouter(self, lambda: self.accounts)  # TaskRouter (taskrouter.py), also for mutations
+        self.products.handlers.append(self.taskrouter)
 
         max_off = max([0.0, *self.account_offsets_days.values()])
         r = random.Random(h64(seed, "accounts"))
@@ -321,8 +324,6 @@ class Sandbox:
     # ------------------------------------------------------------------ model
     def _sizes_for(self, index: int) -> dict[str, int]:
         s = dict(self.sizes)
-        if index != 0:
-            s["alerts"] = 0
         s.update(self.account_sizes.get(index, {}))
         if index == 0:
             s["keys"] = max(2, s.get("keys", 2))
@@ -1455,6 +1456,9 @@ class Sandbox:
         self, resource: str, account_sid: str | None = None, **fields: Any
     ) -> Record:
         """Add a record (sid generated unless given; other fields get realistic defaults); returns it."""
+        if resource in self.taskrouter.resources():
+            self._forget_responses()
+            return self.taskrouter.add_record(resource, account_sid, **fields)
         if resource in self.products.resources:
             self._forget_responses()
             return self.products.add_record(resource, account_sid, **fields)
@@ -1538,6 +1542,9 @@ class Sandbox:
 
     def update_record(self, resource: str, sid: str, **fields: Any) -> Record:
         """Change fields of a record (date_updated := now unless given); returns the new record."""
+        if resource in self.taskrouter.resources():
+            self._forget_responses()
+            return self.taskrouter.update_record(resource, sid, **fields)
         if resource in self.products.resources:
             self._forget_responses()
             return self.products.update_record(resource, sid, **fields)
@@ -1601,6 +1608,8 @@ class Sandbox:
         longer authenticates). ``queue_members``: ``sid`` is the call sid; the caller leaves the queue.
         """
         self._forget_responses()
+        if resource in self.taskrouter.resources():
+            return self.taskrouter.delete_record(resource, sid)
         with self.lock:
             if resource == "recordings":
                 store, rec = self._find_store(resource, sid)

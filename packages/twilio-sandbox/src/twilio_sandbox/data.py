@@ -100,7 +100,7 @@ DEFAULT_SIZES: dict[str, int] = {
     "queues": 2,
     "transcriptions": 20,
     "usage_triggers": 2,
-    "alerts": 40,  # main account only (subaccounts: 0 unless account_sizes says otherwise)
+    "alerts": 40,  # every account its own (Monitor answers with the authenticated account's alerts)
     "notifications": 25,
     "sip_domains": 2,
     "sip_credential_lists": 2,

@@ -39,7 +39,18 @@ from urllib.parse import quote
 Record = dict[str, Any]
 Params = list[tuple[str, str]]
 
-PRODUCTS = ("api", "monitor", "conversations", "studio", "verify", "messaging", "trunking", "insights", "pricing")
+PRODUCTS = (
+    "api",
+    "monitor",
+    "conversations",
+    "studio",
+    "verify",
+    "messaging",
+    "trunking",
+    "insights",
+    "pricing",
+    "taskrouter",
+)
 DAY = 86400
 EVENT_RETENTION_DAYS = 30
 
