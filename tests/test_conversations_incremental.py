@@ -35,17 +35,13 @@ def merged(runs: list[TapRun], stream: str) -> dict[str, dict[str, Any]]:
 def served(sb: Sandbox, stream: str) -> dict[str, dict[str, Any]]:
     """The sandbox's records as the tap types them (ISO-8601 UTC dates)."""
     dates = ("date_created", "date_updated", "last_read_timestamp")
-    return {
-        r["sid"]: {k: (to_iso(v) if k in dates and v else v) for k, v in r.items()} for r in sb.expected(stream)
-    }
+    return {r["sid"]: {k: (to_iso(v) if k in dates and v else v) for k, v in r.items()} for r in sb.expected(stream)}
 
 
 def conversation(sb: Sandbox, state: str, *, skip: set[str]) -> dict[str, Any]:
     """A conversation in this state that has messages, and was not picked yet."""
     with_messages = {m["conversation_sid"] for m in sb.expected("conversation_messages")}
-    found = next(
-        c for c in sb.expected("conversations") if c["state"] == state and c["sid"] in with_messages - skip
-    )
+    found = next(c for c in sb.expected("conversations") if c["state"] == state and c["sid"] in with_messages - skip)
     skip.add(found["sid"])
     return found
 
@@ -68,7 +64,9 @@ def changes(sb: Sandbox) -> dict[str, Any]:
 def assert_exact(sb: Sandbox, runs: list[TapRun]) -> None:
     for stream in ("conversations", "conversation_messages", "conversation_participants"):
         got, want = merged(runs, stream), served(sb, stream)
-        assert set(got) == set(want), f"{stream}: {len(set(want) - set(got))} missing, {len(set(got) - set(want))} extra"
+        assert set(got) == set(want), (
+            f"{stream}: {len(set(want) - set(got))} missing, {len(set(got) - set(want))} extra"
+        )
         assert got == want, stream
 
 
@@ -108,7 +106,9 @@ def test_incremental_runs_are_exact_and_cost_one_request_per_open_conversation(t
         third = run_tap(tmp_path, config, catalog=catalog, state=second.state)
         assert sorted(lists_read(sb, MESSAGES)) == sorted(open_ones)
         assert not lists_read(sb, PARTICIPANTS)
-        assert not any(third.records[s] for s in ("conversations", "conversation_messages", "conversation_participants"))
+        assert not any(
+            third.records[s] for s in ("conversations", "conversation_messages", "conversation_participants")
+        )
         assert_exact(sb, [first, second, third])
 
 
