@@ -52,7 +52,7 @@ def changes(sb: Sandbox) -> dict[str, Any]:
     picked: set[str] = set()
     active, inactive, closing = (conversation(sb, s, skip=picked) for s in ("active", "inactive", "active"))
     closed = conversation(sb, "closed", skip=picked)
-    sb.products.add_conversation_message(active["sid"], body="late reply")
+    sb.products.add_conversation_message(active["sid"], body="late reply", date_updated=None)  # never edited
     joined = sb.products.add_conversation_participant(inactive["sid"], "agent-7")
     sb.products.add_conversation_message(inactive["sid"], participant_sid=joined["sid"], body="agent 7 here")
     sb.products.add_conversation_message(closing["sid"], body="thanks, bye")

@@ -67,7 +67,7 @@ class Conversations(TwilioStream):
             "conversation_sid": record["sid"],
             # what the children decide on; no field of theirs, so never written into their records
             "conversation_state": record.get("state"),
-            "conversation_updated": max(record.get("date_updated") or "", closed_at or ""),
+            "conversation_updated": max(_changed_at(record) or "", closed_at or ""),
             "conversation_changed": self.changed(record, context),
         }
 
@@ -154,8 +154,9 @@ class ConversationMessages(TwilioStream):
         for page in self.iter_pages(context, params):
             pages.append(page)
             records = self.records_of(page)
-            brought = brought or any((to_iso(r.get("date_updated")) or "") >= since for r in records)
-            if records and (to_iso(records[-1].get("date_created")) or "") < bound:
+            brought = brought or any((to_iso(_changed_at(r)) or "") >= since for r in records)
+            oldest = to_iso(records[-1].get("date_created")) if records else None
+            if oldest and oldest < bound:
                 break  # newest first: every later page is older still (its next_page_url is not followed)
         with self._prefetch_lock:
             self._brought[_key(context)] = brought
@@ -167,7 +168,7 @@ class ConversationMessages(TwilioStream):
     def _in_window(self, records: list[dict[str, Any]], window: Window, seen_null: set[Any]) -> list[dict[str, Any]]:
         # created or edited from the bound on; also those edited after the run started (the newest text wins)
         start = window.start_iso
-        return [r for r in records if (r.get("date_updated") or "") >= start]
+        return [r for r in records if (v := _changed_at(r)) is None or v >= start]
 
     @override
     def _advance_child(self, account: str | None) -> None:
@@ -273,6 +274,13 @@ class ConversationParticipants(TwilioStream):
 
 def _key(context: dict[str, Any]) -> Key:
     return tuple(sorted(context.items()))
+
+
+def _changed_at(record: dict[str, Any]) -> str | None:
+    """When a record last changed: date_updated, or date_created where Twilio leaves it null (a message that was
+    never edited)."""
+    value = record.get("date_updated") or record.get("date_created")
+    return str(value) if value else None
 
 
 ENDPOINTS = (
