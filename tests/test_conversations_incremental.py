@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import signal
+import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,6 +20,7 @@ from twilio_sandbox import Sandbox
 from tap_twilio.dates import to_iso
 from tests.conftest import FAST_RETRIES, TapRun, discover, run_tap, select
 
+ROOT = Path(__file__).resolve().parent.parent
 STREAMS = {"conversation_services", "conversations", "conversation_messages", "conversation_participants"}
 MESSAGES = re.compile(r"/conversations/v1/Services/IS\w+/Conversations/(CH\w{32})/Messages$")
 PARTICIPANTS = re.compile(r"/conversations/v1/Services/IS\w+/Conversations/(CH\w{32})/Participants$")
@@ -131,3 +139,43 @@ def test_trusting_the_conversation_date_reads_only_changed_conversations(tmp_pat
             got = {r["body"] for r in second.records["conversation_messages"]}
             assert "thanks, bye" in got
             assert not {"late reply", "agent 7 here"} & got
+
+
+def test_the_docs_walkthrough_runs_as_written(tmp_path):
+    text = (ROOT / "docs" / "conversations.md").read_text(encoding="utf-8")
+    found = re.search(r"<!-- walkthrough: conversations-cost -->\n```bash\n(.*?)\n```", text, re.S)
+    assert found, "docs/conversations.md has its walkthrough block"
+    with socket.socket() as s:  # a free port instead of the block's 8766 (tests run in parallel)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    script = found.group(1).replace("--port 8766", f"--port {port}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_TWILIO")}
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    with subprocess.Popen(
+        ["bash", "-c", f"set -euo pipefail\n{script}"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    ) as proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=300)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)  # the block's background sandbox, if the block failed
+    assert proc.returncode == 0, stderr[-3000:]
+    with Sandbox(seed=1, subaccounts=1) as sb:  # what `python -m twilio_sandbox --subaccounts 1` serves
+        states = [c["state"] for c in sb.expected("conversations")]
+    opened, closed = sum(s != "closed" for s in states), states.count("closed")
+    lines = stdout.splitlines()
+    assert len(lines) == 2, stdout
+    assert lines[0].endswith(
+        f"conversation_participants: 0 conversations read (changed, or new messages), {opened} open conversations "
+        "without new messages not read"
+    )
+    assert lines[1].endswith(
+        f"conversation_messages: {opened} requests for {opened} conversations read newest first "
+        f"(1.00 per conversation); {closed} closed conversations not read again"
+    )
