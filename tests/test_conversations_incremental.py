@@ -179,3 +179,30 @@ def test_the_docs_walkthrough_runs_as_written(tmp_path):
         f"conversation_messages: {opened} requests for {opened} conversations read newest first "
         f"(1.00 per conversation); {closed} closed conversations not read again"
     )
+
+
+@pytest.mark.parametrize(
+    "selected",
+    [{"conversation_messages", "conversation_participants"}, {"conversation_participants"}],
+    ids=["children-without-parents", "participants-alone"],
+)
+def test_children_selected_without_their_parents_are_exact(tmp_path, selected):
+    """The conversations are read for their children only; participants alone are read for every open one."""
+    with Sandbox(seed=25, subaccounts=1, days=20) as sb:
+        sb.products.messages_move_conversation = False
+        config = sb.tap_config(lookback_days=0, **FAST_RETRIES)
+        catalog = select(discover(tmp_path, config), selected)
+        first = run_tap(tmp_path, config, catalog=catalog)
+        changed = changes(sb)
+        sb.reset_stats()
+        second = run_tap(tmp_path, config, catalog=catalog, state=first.state)
+        for stream in selected:
+            assert merged([first, second], stream) == served(sb, stream), stream
+        assert not second.records["conversations"]
+        read = set(lists_read(sb, PARTICIPANTS))
+        if "conversation_messages" in selected:
+            assert read == {changed[k]["sid"] for k in ("active", "inactive", "closing")}
+        else:
+            assert read == {c["sid"] for c in sb.expected("conversations") if c["state"] != "closed"} | {
+                changed["closing"]["sid"]
+            }

@@ -99,7 +99,6 @@ class ConversationMessages(TwilioStream):
         super().__init__(tap, run)
         self._since: dict[Any, str] = {}  # per account: the bookmark itself (conversations changed from here on)
         self._brought: dict[Key, bool] = {}  # conversation -> this run found a message since the bookmark
-        self._pending: dict[Key, Future[list[Page]]] = {}  # reads the participants' reads wait for
         self._lists_read = 0
         self._pages_read = 0
         self._closed_skipped = 0
@@ -133,15 +132,6 @@ class ConversationMessages(TwilioStream):
         if not self.wants(ctx) and ctx.get("conversation_state") == "closed":
             self._closed_skipped += 1  # the writer's thread: once per conversation
         yield from super().record_batches(ctx)
-
-    @override
-    def prefetch(self, context: dict[str, Any]) -> None:
-        super().prefetch(context)
-        key = _key(context)
-        with self._prefetch_lock:
-            future = self._prefetched.get(key)
-            if future is not None:
-                self._pending[key] = future
 
     @override
     def _fetch_all(self, context: dict[str, Any], params: dict[str, Any] | None) -> list[Page]:
@@ -182,14 +172,16 @@ class ConversationMessages(TwilioStream):
         with self._prefetch_lock:
             for key in [k for k in self._brought if ("account_sid", account) in k]:
                 del self._brought[key]
-            for key in [k for k in self._pending if ("account_sid", account) in k]:
-                del self._pending[key]
 
-    def brought(self, context: dict[str, Any]) -> bool:
-        """Whether this run's read of a conversation found a message since the bookmark (True when unknown)."""
-        key = _key(context)
+    def future_of(self, context: dict[str, Any]) -> Future[list[Page]] | None:
+        """The download of a conversation's messages this stream queued (None when it did not)."""
         with self._prefetch_lock:
-            future = self._pending.pop(key, None)
+            return self._prefetched.get(_key(context))
+
+    def brought(self, context: dict[str, Any], future: Future[list[Page]] | None) -> bool:
+        """Whether this run's read of a conversation (`future`, if queued) found a message since the bookmark;
+        True when unknown."""
+        key = _key(context)
         if future is not None:
             try:
                 future.result()
@@ -230,6 +222,7 @@ class ConversationParticipants(TwilioStream):
         super().__init__(tap, run)
         self._lists_read = 0
         self._lists_spared = 0
+        self._waits: dict[Key, Future[list[Page]]] = {}  # a conversation's messages read, which decides its list
         run.summaries.append(self.cost_summary)
 
     @cached_property
@@ -249,12 +242,20 @@ class ConversationParticipants(TwilioStream):
         if self._messages is not None and not context.get("conversation_changed"):
             # queued before this list's task, which waits for it: the pool's FIFO order never starves that wait
             self._messages.prefetch(context)
+            future = self._messages.future_of(context)
+            if future is not None:
+                with self._prefetch_lock:
+                    self._waits[_key(context)] = future
         super().prefetch(context)
 
     @override
     def _fetch_all(self, context: dict[str, Any], params: dict[str, Any] | None) -> list[Page]:
         messages = self._messages
-        spared = messages is not None and not context.get("conversation_changed") and not messages.brought(context)
+        with self._prefetch_lock:
+            future = self._waits.pop(_key(context), None)
+        spared = (
+            messages is not None and not context.get("conversation_changed") and not messages.brought(context, future)
+        )
         with self._prefetch_lock:
             if spared:
                 self._lists_spared += 1
