@@ -204,9 +204,10 @@ class ConversationMessages(TwilioStream):
 class ConversationParticipants(TwilioStream):
     """Participants of a conversation that changed since the bookmark, or in which this run found new messages.
 
-    The list has no filter: it is read whole. A conversation whose record did not change is read only when its
-    messages brought one from the bound on (the messages' read comes first); without conversation_messages
-    selected, every conversation that is not closed is read.
+    The list has no filter: it is read whole. A conversation whose record did not change is read only when this
+    run's read of its messages (queued first, waited for) found one created or edited since the bookmark: a
+    participant who joins and writes comes with the message. Without conversation_messages selected, every
+    conversation that is not closed is read.
     """
 
     name = "conversation_participants"
