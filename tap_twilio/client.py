@@ -843,12 +843,16 @@ class TwilioStream(RESTStream[Any]):
         seen_null: set[Any] = set()
         key = self.replication_key
         for page in pages:
-            kept = self._keep(self.records_of(page), unit, context, seen_null)
+            unchanged: list[dict[str, Any]] | None = [] if self._unchanged_have_children else None
+            kept = self._keep(self.records_of(page), unit, context, seen_null, unchanged)
             if kept and key and unit.window is None:
                 newest = max((r.get(key) or "") for r in kept)
                 if newest > self._child_high.get(context.get("account_sid"), ""):
                     self._child_high[context.get("account_sid")] = newest
-            self._prefetch_children(kept, context)
+            self._prefetch_children(kept + unchanged if unchanged else kept, context)
+            for record in unchanged or ():  # not emitted, but their child lists may have changed
+                for child_context in self.generate_child_contexts(record, context):
+                    self._sync_children(child_context)
             if kept:
                 yield kept
 

@@ -110,6 +110,15 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "Twilio keeps deleted recordings 40 days). 0: only the lookback.",
     ),
     th.Property(
+        "conversation_date_tracks_messages",
+        th.BooleanType,
+        default=False,
+        title="A new message moves its conversation's date_updated",
+        description="Read conversation messages only of conversations whose date_updated moved since the last "
+        "run. Twilio's docs do not say that a new message or participant moves it: leave this off (the default) "
+        "and every conversation that is not closed costs one request per run (docs/conversations.md).",
+    ),
+    th.Property(
         "emit_activate_version_messages",
         th.BooleanType,
         default=True,
@@ -303,6 +312,7 @@ class Settings:
     date_window_days: int
     lookback: dt.timedelta
     deleted_recordings_lookback: dt.timedelta
+    conversation_date_tracks_messages: bool
     emit_activate_version_messages: bool
     max_concurrency: int
     page_size: int
@@ -337,6 +347,7 @@ class Settings:
             date_window_days=int(get("date_window_days")),
             lookback=dt.timedelta(days=_number(get("lookback_days"))),
             deleted_recordings_lookback=dt.timedelta(days=int(get("deleted_recordings_lookback_days"))),
+            conversation_date_tracks_messages=bool(get("conversation_date_tracks_messages")),
             emit_activate_version_messages=bool(get("emit_activate_version_messages")),
             max_concurrency=int(get("max_concurrency")),
             page_size=int(get("page_size")),

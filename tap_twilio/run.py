@@ -171,6 +171,7 @@ class SyncRun:
         self.skipped: list[tuple[str, str, int]] = []
         self.resuming = False
         self.streams: list[Any] = []  # every stream, registered at creation (the SDK syncs them by name)
+        self.summaries: list[Callable[[], str | None]] = []  # lines a stream adds to the closing summary
         self._warned: set[str] = set()
         self._clients: dict[tuple[str, str], TwilioClient] = {}
         self._lock = threading.Lock()
@@ -340,6 +341,10 @@ class SyncRun:
             throttled,
         )
         self.logger.info("Requests by stream: %s", dict(sorted(stats.by_stream.items())))
+        for summary in self.summaries:
+            line = summary()
+            if line:
+                self.logger.info("%s", line)
         if self._pipeline is not None:
             self.logger.info(
                 "Read ahead: at most %d lists in flight ahead of the writer, %d pages buffered",

@@ -320,6 +320,7 @@ def env_values(sb: Sandbox) -> dict[str, str]:
         "base_url_template": sb.url + "/{product}",
         "deleted_recordings_lookback_days": "10",
         "emit_activate_version_messages": "false",
+        "conversation_date_tracks_messages": "true",
         "user_agent": "tap-twilio-env-test/1.0",
     }
 

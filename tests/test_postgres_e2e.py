@@ -22,6 +22,7 @@ from conftest import FAST_RETRIES, discover, select, served, tap_args
 from twilio_sandbox import Sandbox
 
 from tap_twilio.dates import to_iso
+from tests import test_conversations_incremental as conversations
 
 BIN = Path(sys.executable).parent
 PG_DSN = "host=127.0.0.1 port=5432 user=root dbname=test connect_timeout=3"
@@ -125,7 +126,7 @@ def change_products(sb: Sandbox) -> list[tuple[str, str, str, str]]:
     """A new message in a subaccount's conversation, an ended Studio execution, a renamed flow, a new Verify
     attempt; (table, sid, column, value now) of each."""
     sub = sb.account_sids[1]  # an odd subaccount: Conversations, Studio and Verify
-    conversation = sb.expected("conversations", sub)[-1]
+    conversation = next(c for c in reversed(sb.expected("conversations", sub)) if c["state"] != "closed")
     message = sb.products.add_conversation_message(conversation["sid"], body="late reply")
     execution = sb.expected("studio_executions", sub)[0]
     ended = sb.products.end_execution(execution["sid"])
@@ -435,3 +436,44 @@ KEYS = {
     "conference_summaries": "conference_sid",
     "conference_participant_summaries": "participant_sid",
 }
+
+
+CONVERSATION_COLUMNS = {  # table -> columns compared with the sandbox, as text
+    "conversations": ("state", "date_updated", "friendly_name"),
+    "conversation_messages": ("conversation_sid", "participant_sid", "author", "body", "index", "date_updated"),
+    "conversation_participants": ("conversation_sid", "identity", "role_sid", "date_updated"),
+}
+
+
+def pg_conversation_rows(schema: str, table: str) -> dict[str, tuple[str | None, ...]]:
+    columns = ", ".join(f'"{c}"::text' for c in CONVERSATION_COLUMNS[table])
+    return {row[0]: tuple(row[1:]) for row in pg_query(f'SELECT sid, {columns} FROM "{schema}"."{table}"')}
+
+
+def sandbox_conversation_rows(sb: Sandbox, table: str) -> dict[str, tuple[str | None, ...]]:
+    def text(column: str, value: Any) -> str | None:
+        if value is None:
+            return None
+        return pg_time(value) if column.startswith("date_") else str(value)
+
+    return {r["sid"]: tuple(text(c, r[c]) for c in CONVERSATION_COLUMNS[table]) for r in sb.expected(table)}
+
+
+@pytest.mark.parametrize("moves", [True, False], ids=["message-moves-conversation", "message-keeps-it"])
+def test_postgres_conversations_incremental_is_exact(tmp_path: Path, pg_schema: str, *, moves: bool) -> None:
+    """New messages (one by a participant who just joined) and a conversation closed since the last run reach
+    PostgreSQL whether or not a new message moves its conversation's date_updated; every row as Twilio serves it."""
+    with Sandbox(seed=25, subaccounts=1, days=20) as sb:
+        sb.products.messages_move_conversation = moves
+        config = sb.tap_config(**FAST_RETRIES)
+        catalog = select(discover(tmp_path, config), conversations.STREAMS)
+        target_config = pg_target_config(pg_schema)
+        state = pipe(tmp_path, config, "target-postgres", target_config, catalog=catalog, name="first")
+        changed = conversations.changes(sb)
+        pipe(tmp_path, config, "target-postgres", target_config, catalog=catalog, state=state, name="second")
+        for table in CONVERSATION_COLUMNS:
+            loaded, want = pg_conversation_rows(pg_schema, table), sandbox_conversation_rows(sb, table)
+            assert set(loaded) == set(want), f"{table}: missing {sorted(set(want) - set(loaded))[:3]}"
+            assert loaded == want, table
+        closing = changed["closing"]["sid"]
+        assert pg_query(f'SELECT state FROM "{pg_schema}".conversations WHERE sid = %s', closing) == [("closed",)]

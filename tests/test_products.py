@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from twilio_sandbox import Sandbox
 
-from tap_twilio.dates import to_iso
+from tap_twilio.dates import format_iso, to_iso
 from tests.conftest import FAST_RETRIES, TapRun, discover, run_tap, select
 
 # stream -> (primary key, replication key, Twilio's largest PageSize) as issue 12 and Twilio's docs say
@@ -274,8 +274,10 @@ def test_every_product_list_is_followed_to_its_last_page(tmp_path):
 # ---------------------------------------------------------------------------------------- incremental
 
 
-def test_second_run_emits_every_change_and_rereads_only_changed_child_lists(tmp_path):
+@pytest.mark.parametrize("moves", [True, False], ids=["message-moves-conversation", "message-keeps-conversation"])
+def test_second_run_emits_every_change_and_rereads_only_changed_child_lists(tmp_path, moves):
     with Sandbox(seed=13, subaccounts=2, days=30) as sb:
+        sb.products.messages_move_conversation = moves
         main, odd, even = sb.account_sids
         config = sb.tap_config(lookback_days=2, **FAST_RETRIES)
         catalog = catalog_of(tmp_path, config)
@@ -293,7 +295,11 @@ def test_second_run_emits_every_change_and_rereads_only_changed_child_lists(tmp_
         for account in (main, odd):
             second_service = sb.expected("conversation_services", account)[-2]["sid"]  # newest first
             chats.append(
-                next(c for c in sb.expected("conversations", account) if c["chat_service_sid"] == second_service)
+                next(
+                    c
+                    for c in sb.expected("conversations", account)
+                    if c["chat_service_sid"] == second_service and c["state"] != "closed"
+                )
             )
         new_messages = [sb.products.add_conversation_message(c["sid"], body="late reply") for c in chats]
         user = sb.update_record(
@@ -312,10 +318,18 @@ def test_second_run_emits_every_change_and_rereads_only_changed_child_lists(tmp_
         def sids(stream: str) -> set[str]:
             return {r["sid"] for r in second.records[stream]}
 
-        assert sids("conversations") == {c["sid"] for c in chats}
-        assert sids("conversation_messages") == {m["sid"] for m in new_messages}
+        assert sids("conversations") == ({c["sid"] for c in chats} if moves else set())
+        # the new messages, and those of the lookback before the bookmark (the start of the first run)
+        floors = {
+            a: format_iso(dt.datetime.fromisoformat(v) - dt.timedelta(days=2))
+            for a, v in partition_values(first.state, "conversation_messages").items()
+        }
+        assert {m["sid"] for m in new_messages} <= sids("conversation_messages")
+        assert all(r["date_updated"] >= floors[r["account_sid"]] for r in second.records["conversation_messages"])
         assert sids("conversation_participants") == {
-            p["sid"] for p in sb.expected("conversation_participants") if p["conversation_sid"] in sids("conversations")
+            p["sid"]
+            for p in sb.expected("conversation_participants")
+            if p["conversation_sid"] in {c["sid"] for c in chats}
         }
         assert sids("conversation_users") == {user["sid"]}
         # a top-level list filtered on the client re-emits the newest record at the bookmark, as 2010 lists do
@@ -331,11 +345,15 @@ def test_second_run_emits_every_change_and_rereads_only_changed_child_lists(tmp_
             want = expected(sb, stream, second.schemas[stream])
             assert all(want[k] == r for k, r in zip(second.keys(stream), second.records[stream], strict=True))
 
-        # child lists: only of the changed conversations and the changed or running execution
+        # child lists: messages of every conversation not closed (newest first, one page each), participants of
+        # those with new messages, steps of the changed or running execution
         def parents(stream: str, pattern: str) -> set[str]:
             return {re.search(pattern, t).group(0) for t in second_requests.get(stream, [])}  # type: ignore[union-attr]
 
-        assert parents("conversation_messages", r"CH\w{32}") == {c["sid"] for c in chats}
+        open_chats = {c["sid"] for c in sb.expected("conversations") if c["state"] != "closed"}
+        assert parents("conversation_messages", r"CH\w{32}") == open_chats
+        assert len(second_requests["conversation_messages"]) == len(open_chats)
+        assert all("Order=desc" in t for t in second_requests["conversation_messages"])
         assert parents("conversation_participants", r"CH\w{32}") == {c["sid"] for c in chats}
         assert parents("studio_execution_steps", r"FN\w{32}") == {running["sid"]}
         # executions are listed per flow, from the bookmark less the lookback only
@@ -350,15 +368,21 @@ def test_second_run_emits_every_change_and_rereads_only_changed_child_lists(tmp_
         print(f"requests: first run {first_total} {first_by}, second run {second_total} {per_list}")
         assert second_total < first_total / 2
 
-        # a third run without changes re-reads no child list at all
+        # a third run without changes re-reads no child list but each open conversation's newest messages
         time.sleep(1.1)
         sb.reset_stats()
         third = run_tap(tmp_path, config, catalog=catalog, state=second.state)
         third_requests = requests_by_list(sb)
-        for stream in ("conversation_messages", "conversation_participants", "studio_execution_steps"):
+        for stream in ("conversation_participants", "studio_execution_steps"):
             assert stream not in third_requests, stream
-        for stream in ("conversations", "conversation_messages", "conversation_users", "conversation_participants"):
+        assert len(third_requests["conversation_messages"]) == len(open_chats)
+        for stream in ("conversations", "conversation_users", "conversation_participants"):
             assert not third.records[stream], stream
+        floors = {  # messages: only those of the lookback come again
+            a: format_iso(dt.datetime.fromisoformat(v) - dt.timedelta(days=2))
+            for a, v in partition_values(second.state, "conversation_messages").items()
+        }
+        assert all(r["date_updated"] >= floors[r["account_sid"]] for r in third.records["conversation_messages"])
         bookmarks = third.state["bookmarks"]
         for stream in (
             "conversations",

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from twilio_sandbox import Sandbox
+from twilio_sandbox.products import ProductError
 
 NOW = dt.datetime(2024, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
 
@@ -107,7 +108,9 @@ def test_next_page_url_is_absolute_and_keeps_the_filters(sb: Sandbox) -> None:
 
 
 def test_a_new_message_bumps_its_conversation(sb: Sandbox) -> None:
-    conversation = sb.expected("conversations", sb.main_account_sid)[-1]
+    conversation = next(
+        c for c in reversed(sb.expected("conversations", sb.main_account_sid)) if c["state"] == "active"
+    )
     later = NOW + dt.timedelta(minutes=5)
     sb.set_now(later)
     message = sb.products.add_conversation_message(conversation["sid"], body="hello")
@@ -116,6 +119,24 @@ def test_a_new_message_bumps_its_conversation(sb: Sandbox) -> None:
     assert read_all(sb, path, "messages")[-1] == message
     after = next(c for c in sb.expected("conversations") if c["sid"] == conversation["sid"])
     assert after["date_updated"] == "2024-06-01T12:05:00Z"
+
+
+def test_the_switch_leaves_a_conversation_alone_on_new_messages_and_participants(sb: Sandbox) -> None:
+    sb.products.messages_move_conversation = False
+    conversation = next(c for c in sb.expected("conversations", sb.main_account_sid) if c["state"] == "inactive")
+    sb.set_now(NOW + dt.timedelta(minutes=7))
+    joined = sb.products.add_conversation_participant(conversation["sid"], "agent-7")
+    message = sb.products.add_conversation_message(conversation["sid"], participant_sid=joined["sid"], body="hi")
+    assert (message["participant_sid"], message["author"]) == (joined["sid"], "agent-7")
+    base = f"/conversations/v1/Services/{conversation['chat_service_sid']}/Conversations/{conversation['sid']}"
+    assert read_all(sb, f"{base}/Messages?Order=desc", "messages")[0] == message
+    assert joined in read_all(sb, f"{base}/Participants", "participants")
+    after = next(c for c in sb.expected("conversations") if c["sid"] == conversation["sid"])
+    assert after["date_updated"] == conversation["date_updated"]
+    closed = sb.update_record("conversations", conversation["sid"], state="closed")
+    assert closed["date_updated"] == "2024-06-01T12:07:00Z"  # a state change is a change of the conversation
+    with pytest.raises(ProductError, match="closed"):
+        sb.products.add_conversation_message(conversation["sid"], body="too late")
 
 
 def test_executions_end_flows_are_renamed_attempts_arrive(sb: Sandbox) -> None:

@@ -59,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print TAP_TWILIO_* shell exports for the tap (e.g. for Meltano) after starting",
     )
+    p.add_argument(
+        "--messages-keep-conversation-date",
+        action="store_true",
+        help="a new conversation message or participant leaves its conversation's date_updated alone",
+    )
     p.add_argument("--write-config", metavar="PATH", default=None, help="write the tap config JSON here")
     p.add_argument("--quiet", action="store_true", help="print nothing but what --print-env asks for")
     return p
@@ -98,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         cache_responses=args.cache_responses,
     )
+    sb.products.messages_move_conversation = not args.messages_keep_conversation_date
     sb.start()
     # a long-lived server process: fewer GC passes over the (small) long-lived heap while serving pages
     gc.collect()

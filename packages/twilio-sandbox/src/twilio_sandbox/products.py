@@ -12,8 +12,10 @@ unprefixed (``/v1/Events``), like alerts. Behaviour worth knowing (like Twilio u
   Users and Roles 50, others 1000) answers 400/20007.
 * Dates are ISO-8601 UTC (``2024-05-01T10:00:00Z``). Lists are newest first by ``date_created`` (conversation
   messages: by ``index``, ``Order=asc`` by default).
-* A conversation's ``date_updated`` is the time of its last change, and a new message is a change (sandbox rule; the
-  docs leave it open).
+* A conversation's ``date_updated`` is the time of its last change (a state change is one). Whether a new message or
+  participant is one too, Twilio's docs leave open: ``ProductApi.messages_move_conversation`` (default True) says
+  which behaviour the sandbox plays; ``--messages-keep-conversation-date`` on the command line turns it off. A closed
+  conversation takes no new message or participant (Twilio: error 50377).
 * Pricing is the same for every account.
 
 Mutations (all move the sandbox's ``date_updated`` to its clock, see ``Sandbox.set_now``): ``add_record`` and
@@ -295,6 +297,8 @@ class ProductApi:
             if d.detail
         ]
         self.handlers: list[ProductHandler] = []
+        # a new message or participant moves its conversation's date_updated (False: leaves the conversation alone)
+        self.messages_move_conversation = True
 
     @property
     def resources(self) -> frozenset[str]:
@@ -469,7 +473,7 @@ class ProductApi:
         return {k: (iso(to_ts(v)) if isinstance(v, dt.datetime) else v) for k, v in fields.items()}
 
     def add_record(self, resource: str, account_sid: str | None = None, **fields: Any) -> Record:
-        """Add a record (realistic defaults, created now); a message bumps its conversation's date_updated."""
+        """Add a record (realistic defaults, created now); a conversation message: see add_conversation_message."""
         if resource == "conversation_messages":
             return self.add_conversation_message(str(fields.pop("conversation_sid")), **fields)
         account = self._account(account_sid)
@@ -501,20 +505,67 @@ class ProductApi:
             return copy.deepcopy(rec)
 
     def add_conversation_message(self, conversation_sid: str, **fields: Any) -> Record:
-        """A new message in a conversation: next index, created now; the conversation's date_updated moves too."""
+        """A new message in a conversation: next index, created now; the conversation's date_updated moves too
+        when ``messages_move_conversation``. ``participant_sid`` names its author (default: one of the
+        conversation's participants in turn)."""
         with self._lock:
-            account, conversation = self._find("conversations", conversation_sid)
+            account, conversation = self._open_conversation(conversation_sid)
             data = self.data(account)
             messages = [m for m in data["conversation_messages"] if m["conversation_sid"] == conversation_sid]
             participants = [p for p in data["conversation_participants"] if p["conversation_sid"] == conversation_sid]
+            if fields.get("participant_sid"):
+                participants = [p for p in participants if p["sid"] == fields["participant_sid"]]
+                if not participants:
+                    raise KeyError(f"participant {fields['participant_sid']} is not in {conversation_sid}")
+                del fields["participant_sid"]
             now = self.sb.clock()
             index = max([int(m["index"]) for m in messages] + [-1]) + 1
             r = rng(self.sb.seed, conversation_sid, "added", index)
             rec = gen_message(account.sid, conversation, participants, index, now, r=r)
             rec.update(self._fields(fields))
             data["conversation_messages"].append(rec)
-            conversation["date_updated"] = iso(now)
+            self._touch(conversation, now)
             return copy.deepcopy(rec)
+
+    def add_conversation_participant(self, conversation_sid: str, identity: str, **fields: Any) -> Record:
+        """A chat participant joins a conversation now; its date_updated moves when ``messages_move_conversation``."""
+        with self._lock:
+            account, conversation = self._open_conversation(conversation_sid)
+            data = self.data(account)
+            now = self.sb.clock()
+            n = sum(1 for p in data["conversation_participants"] if p["conversation_sid"] == conversation_sid)
+            mb = make_sid("MB", self.sb.seed, account.sid, conversation_sid, "participant", "added", n, now)
+            roles = [r for r in data["conversation_roles"] if r["chat_service_sid"] == conversation["chat_service_sid"]]
+            rec: Record = {
+                "account_sid": account.sid,
+                "chat_service_sid": conversation["chat_service_sid"],
+                "conversation_sid": conversation_sid,
+                "sid": mb,
+                "identity": identity,
+                "attributes": "{}",
+                "messaging_binding": None,
+                "role_sid": roles[-1]["sid"] if roles else None,
+                "date_created": iso(now),
+                "date_updated": iso(now),
+                "url": f"{conversation['url']}/Participants/{mb}",
+                "last_read_message_index": None,
+                "last_read_timestamp": None,
+            }
+            rec.update(self._fields(fields))
+            data["conversation_participants"].append(rec)
+            self._touch(conversation, now)
+            return copy.deepcopy(rec)
+
+    def _open_conversation(self, conversation_sid: str) -> tuple[AccountLike, Record]:
+        account, conversation = self._find("conversations", conversation_sid)
+        if conversation["state"] == "closed":
+            raise ProductError(400, 50377, "Conversation state is 'closed' so it can't be used for chatting anymore")
+        return account, conversation
+
+    def _touch(self, conversation: Record, now: int) -> None:
+        """A new message or participant: the conversation's date_updated moves (if the sandbox plays that)."""
+        if self.messages_move_conversation:
+            conversation["date_updated"] = iso(now)
 
     def end_execution(self, execution_sid: str) -> Record:
         """An active Studio execution ends now."""
