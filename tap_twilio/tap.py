@@ -16,7 +16,7 @@ from typing import IO, TYPE_CHECKING, Any, cast
 import click
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
-from singer_sdk.plugin_base import SingerCommand
+from singer_sdk.plugin_base import SingerCommand, _ConfigInput
 from singer_sdk.singerlib import Catalog, StateMessage
 from typing_extensions import override
 
@@ -54,6 +54,8 @@ class TapTwilio(Tap):
             value = kwargs.get(option)
             if isinstance(value, (str, PurePath)):
                 kwargs[option] = read_json_file(Path(value), option)
+                if option == "state":
+                    check_state(kwargs[option], f"the state file {value}")
             elif value is not None and not isinstance(value, (dict, Catalog)):
                 msg = f"the {option} must be a JSON object"
                 raise UsageError(msg)
@@ -126,16 +128,37 @@ class TapTwilio(Tap):
         for option, handle in (("state", state), ("catalog", catalog)):
             if handle is not None:
                 text = handle.read()
+                if option == "state" and not text.strip():  # some schedulers create the file before a first run
+                    cls.logger.info("The state file %s is empty: starting without state", handle.name)
+                    text = "{}"
                 try:
                     data = json.loads(text)
                 except ValueError:
-                    msg = f"the {option} file {handle.name} is not valid JSON"
+                    msg = f"the {option} file {handle.name} is not valid JSON" + (
+                        f"; expected {STATE_SHAPE}" if option == "state" else ""
+                    )
                     raise UsageError(msg) from None
                 if not isinstance(data, dict):
-                    msg = f"the {option} file {handle.name} must hold a JSON object"
+                    msg = f"the {option} file {handle.name} must hold a JSON object" + (
+                        f": {STATE_SHAPE}" if option == "state" else ""
+                    )
                     raise UsageError(msg)
+                if option == "state":
+                    check_state(data, f"the state file {handle.name}")
                 checked[option] = io.StringIO(text)
         super().invoke(**kwargs, **checked)
+
+    @classmethod
+    @override
+    def cb_discover(cls, ctx: click.Context, param: click.Option, value: bool) -> None:
+        # the SDK discovers without validating a static catalog's config, so a bad setting either passed (and
+        # failed the sync later) or broke discovery with a traceback: check it as a sync does
+        if not value:
+            return
+        config: _ConfigInput = ctx.params.get("config", _ConfigInput())
+        tap = cls(config=config.config, parse_env_config=config.parse_env, validate_config=True, setup_mapper=False)
+        tap.run_discovery()
+        ctx.exit()
 
     @classmethod
     @override
@@ -189,17 +212,40 @@ def _one_line_errors() -> Iterator[None]:
         sys.exit(1)
 
 
+STATE_SHAPE = (
+    '{"bookmarks": {"<stream>": {...}}} as this tap writes it, Meltano\'s {"value": {"bookmarks": ...}} '
+    'or Stitch\'s {"bookmarks": {"<stream>": "<ISO date>"}}'
+)
+
+
+class StateFormatError(UsageError):
+    """A state the tap cannot read; its message says what is wrong, and the caller adds where it came from."""
+
+
+def check_state(state: Any, source: str) -> None:
+    """Refuse a state of an unknown shape in one line naming its file and the shape expected."""
+    try:
+        migrate_state(state)
+    except StateFormatError as exc:
+        msg = f"{source}: {exc}"
+        raise UsageError(msg) from None
+
+
 def migrate_state(state: dict[str, Any]) -> dict[str, Any]:
     """Accept this tap's state, Meltano's wrapped form and singer-io/Stitch's flat bookmarks; refuse the rest."""
     if not isinstance(state, dict):
-        msg = "the state must be a JSON object"
-        raise UsageError(msg)
+        msg = f"the state must be a JSON object: {STATE_SHAPE}"
+        raise StateFormatError(msg)
     if "value" in state and "bookmarks" not in state and isinstance(state["value"], dict):
         state = state["value"]  # Meltano's wrapped form
     bookmarks = state.get("bookmarks", {})
-    if not isinstance(bookmarks, dict) or any(k not in {"bookmarks", "currently_syncing", PROGRESS} for k in state):
-        msg = "unknown state format: expected {'bookmarks': {...}} as written by this tap, Meltano or Stitch"
-        raise UsageError(msg)
+    unknown = sorted(k for k in state if k not in {"bookmarks", "currently_syncing", PROGRESS})
+    if unknown:
+        msg = f"unknown state format (unexpected key {', '.join(map(repr, unknown))}); expected {STATE_SHAPE}"
+        raise StateFormatError(msg)
+    if not isinstance(bookmarks, dict):
+        msg = f"unknown state format ('bookmarks' is {type(bookmarks).__name__}, not an object); expected {STATE_SHAPE}"
+        raise StateFormatError(msg)
     migrated: dict[str, Any] = {}
     for stream, bookmark in bookmarks.items():
         legacy = (
@@ -210,8 +256,11 @@ def migrate_state(state: dict[str, Any]) -> dict[str, Any]:
         elif isinstance(bookmark, dict):
             migrated[stream] = bookmark
         else:
-            msg = f"unknown state format for stream '{stream}'"
-            raise UsageError(msg)
+            msg = (
+                f"unknown state format for stream '{stream}' (its bookmark is {type(bookmark).__name__}); "
+                f"expected {STATE_SHAPE}"
+            )
+            raise StateFormatError(msg)
     result: dict[str, Any] = {"bookmarks": migrated}
     if isinstance(state.get(PROGRESS), dict):
         result[PROGRESS] = state[PROGRESS]
@@ -222,14 +271,18 @@ def _iso_or_fail(stream: str, value: str) -> str:
     try:
         return to_iso(value) or value
     except ValueError:
-        msg = f"the state's bookmark of stream '{stream}' is not a date"
-        raise UsageError(msg) from None
+        msg = f"the state's bookmark of stream '{stream}' is not a date ({value[:40]!r}); expected an ISO-8601 date"
+        raise StateFormatError(msg) from None
 
 
 def read_json_file(path: Path, what: str) -> dict[str, Any]:
     """A JSON object from a file, or one clear UsageError."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        if what == "state" and not text.strip():  # some schedulers create the file before a first run
+            logging.getLogger(TapTwilio.name).info("The state file %s is empty: starting without state", path)
+            return {}
+        data = json.loads(text)
     except OSError as exc:
         msg = f"cannot read the {what} file {path}: {exc.strerror}"
         raise UsageError(msg) from None
