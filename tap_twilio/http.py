@@ -283,6 +283,7 @@ class Gate:
         self.stats = Stats()
         self.slots = threading.BoundedSemaphore(max_concurrency)
         self.answered: set[str] = set()  # hosts (scheme://netloc) that sent any HTTP response
+        self.stopped = threading.Event()  # the run was asked to stop (a signal): no request starts any more
         self.first_failure: dict[str, float] = {}
 
 
@@ -357,6 +358,9 @@ class TwilioClient:
     def _attempt(self, url: str, params: dict[str, Any] | None, headers: dict[str, str] | None, label: str) -> Page:
         """One try: a Page, a _Retryable, or a TwilioAPIError for answers that retrying cannot change."""
         policy, gate = self.gate.policy, self.gate
+        if gate.stopped.is_set():
+            msg = "the run was stopped; no request starts any more"
+            raise TwilioError(msg)
         self.limiter.acquire()
         gate.slots.acquire()
         try:

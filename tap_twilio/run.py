@@ -20,6 +20,7 @@ from tap_twilio.http import (
     TwilioClient,
     TwilioError,
 )
+from tap_twilio.logs import records_summary, shorten
 from tap_twilio.pagination import follow_pages, records_in
 from tap_twilio.pipeline import DaemonExecutor, Pipeline
 
@@ -36,6 +37,7 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 PAGES_AHEAD = 2  # pages a list may buffer ahead of the writer: memory stays flat
 STATE_SHARE = 0.05  # checkpoints write STATE unless that would take more than this share of the time ...
 STATE_CHEAP_SECONDS = 0.002  # ... or it is this cheap (a few dozen accounts): then every checkpoint writes it
+PROGRESS_SECONDS = 30.0  # a long list logs its progress at INFO this often (every window at DEBUG)
 PROGRESS = "progress"  # state key of an unfinished run: which streams and accounts it completed
 
 
@@ -163,6 +165,8 @@ class SyncRun:
         self.writer = writer  # the lean record path writes here (None: every record goes through the SDK)
         now = dt.datetime.now(UTC).replace(microsecond=0)
         self.started_at = now
+        self.began = time.monotonic()
+        self._progress_at: dict[tuple[str, str], float] = {}
         self.started_iso = format_iso(now)
         self.start_date = settings.first_day(now)
         self.start_date_iso = format_iso(self.start_date)
@@ -324,33 +328,58 @@ class SyncRun:
         if self._children is not None:
             self._children.shutdown(wait=False, cancel_futures=True)
 
-    def report(self) -> None:
-        """One closing summary line, and one warning per account that was not readable."""
-        if "gate" not in self.__dict__:
-            return
-        stats = self.gate.stats
-        throttled = sum(c.limiter.throttled for c in self._clients.values())
-        self.logger.info(
-            "Requests: %d, retries: %d %s, waited %.1fs on retries, max in flight %d, throttled %d time(s)",
-            stats.requests,
-            stats.retries,
-            dict(sorted(stats.by_reason.items())),
-            stats.retry_wait_seconds,
-            max((c.limiter.max_in_flight for c in self._clients.values()), default=0),
-            throttled,
-        )
-        self.logger.info("Requests by stream: %s", dict(sorted(stats.by_stream.items())))
-        if self._pipeline is not None:
-            self.logger.info(
-                "Read ahead: at most %d lists in flight ahead of the writer, %d pages buffered",
-                self._pipeline.max_ahead,
-                self._pipeline.gauge.peak,
-            )
+    def stop_requests(self) -> None:
+        """A signal asked the run to stop: no list and no request starts from now on (safe in a signal handler)."""
+        self.cancel.set()
+        if "gate" in self.__dict__:
+            self.gate.stopped.set()
+
+    def progress_due(self, stream: str, account: str) -> bool:
+        """Whether a long list's progress goes to INFO now (at most one line per PROGRESS_SECONDS for each)."""
+        now = time.monotonic()
+        with self._lock:
+            last = self._progress_at.setdefault((stream, account), self.began)
+            if now - last < PROGRESS_SECONDS:
+                return False
+            self._progress_at[stream, account] = now
+            return True
+
+    def report(self, outcome: str = "Sync completed", note: str = "") -> None:
+        """The closing lines: one warning per account that was not readable, the request figures, and one line
+        with the outcome, records per stream, requests and duration (the detail is at DEBUG)."""
         by_account: dict[str, list[str]] = {}
         for stream, account, status in self.skipped:
             by_account.setdefault(account, []).append(f"{stream} ({status})")
         for account, items in by_account.items():
-            self.logger.warning("Account %s was not readable for: %s", account, ", ".join(items))
+            self.logger.warning("Account %s was not readable for: %s", account, shorten(", ".join(items)))
+        stats = self.gate.stats if "gate" in self.__dict__ else None
+        if stats is not None:
+            self.logger.info(
+                "Requests: %d, retries: %d %s, waited %.1fs on retries, max in flight %d, throttled %d time(s)",
+                stats.requests,
+                stats.retries,
+                dict(sorted(stats.by_reason.items())),
+                stats.retry_wait_seconds,
+                max((c.limiter.max_in_flight for c in self._clients.values()), default=0),
+                sum(c.limiter.throttled for c in self._clients.values()),
+            )
+            self.logger.debug("Requests by stream: %s", dict(sorted(stats.by_stream.items())))
+        if self._pipeline is not None:
+            self.logger.debug(
+                "Read ahead: at most %d lists in flight ahead of the writer, %d pages buffered",
+                self._pipeline.max_ahead,
+                self._pipeline.gauge.peak,
+            )
+        records = dict(self.writer.records) if self.writer is not None else {}
+        self.logger.debug("Records by stream: %s", dict(sorted(records.items())))
+        self.logger.info(
+            "%s after %.1fs: %s, %d requests%s",
+            outcome,
+            time.monotonic() - self.began,
+            records_summary(records),
+            stats.requests if stats is not None else 0,
+            f"; {note}" if note else "",
+        )
 
 
 def credentials_message(settings: Settings) -> str:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
 import os
+import signal
 import sys
 import warnings
 from contextlib import contextmanager
@@ -23,12 +25,15 @@ from typing_extensions import override
 from tap_twilio.config import CONFIG_SCHEMA, Settings, config_problems
 from tap_twilio.dates import to_iso
 from tap_twilio.http import TwilioError
+from tap_twilio.logs import make_readable
 from tap_twilio.run import PROGRESS, SyncRun
+from tap_twilio.stop import EXIT_BROKEN_PIPE, Stopper, StopSignalError, exit_now, silence_stdout
 from tap_twilio.streams import STREAM_TYPES
 from tap_twilio.writer import BufferedMsgSpecWriter
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from types import FrameType
 
     from tap_twilio.client import TwilioStream
 
@@ -50,6 +55,7 @@ class TapTwilio(Tap):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Read state and catalog files with a clear error, then let the SDK set up."""
+        make_readable()
         for option in ("state", "catalog"):
             value = kwargs.get(option)
             if isinstance(value, (str, PurePath)):
@@ -105,20 +111,56 @@ class TapTwilio(Tap):
             raise UsageError(msg)
 
     # sync_all is final in the SDK's typing, but the SDK offers no hook around a whole sync: accounts must be
-    # listed (bad credentials fail in one line before any output) and the resume marker settled
+    # listed (bad credentials fail in one line before any output), the resume marker settled, and a signal or a
+    # target that stopped reading must end the sync with what is finished, in one line
     @override  # type: ignore[misc]
     def sync_all(self) -> None:
-        run = self.run
+        run, writer = self.run, self.message_writer
+        self._stopper.run = run
         try:
             _ = run.accounts.synced
             run.begin(self.state)
             super().sync_all()
             run.finish(self.state)
-            self.message_writer.write_message(StateMessage(value=self.state))
-        finally:
+            writer.write_message(StateMessage(value=self.state))
+        except StopSignalError as stop:
             run.close()
-            run.report()
-            self.message_writer.drain()
+            writer.discard_partial()
+            with contextlib.suppress(OSError):
+                writer.write_state(self.state)  # the finished work: the next run resumes after it
+            name = signal.Signals(stop.signum).name
+            lists = completed_lists(cast("dict[str, Any]", self.state))
+            run.report(
+                f"Interrupted by {name}", f"{lists} stream/account lists complete; STATE written, the next run resumes"
+            )
+            exit_now(128 + stop.signum)
+        except BrokenPipeError:
+            run.close()
+            silence_stdout()
+            self.logger.error(  # one line: the target's own error says why it stopped
+                "The target stopped reading the tap's output (broken pipe): it failed or exited, see its messages; "
+                "the tap stopped too (the target's last state is where the next run starts)"
+            )
+            run.report("Stopped: the target stopped reading")
+            exit_now(EXIT_BROKEN_PIPE)
+        except BaseException:
+            run.close()
+            run.report("Sync failed")
+            with contextlib.suppress(OSError):
+                writer.drain()
+            raise
+        run.close()
+        run.report()
+        writer.drain()
+
+    @override
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        # the SDK writes a STATE from inside the handler (possibly in the middle of a record line) and exits 0
+        self._stopper.handle(signum, frame)
+
+    @cached_property
+    def _stopper(self) -> Stopper:
+        return Stopper(None)
 
     @classmethod
     @override
@@ -206,6 +248,13 @@ def _one_line_errors() -> Iterator[None]:
     except TwilioError as error:
         logger.error("Sync failed: %s", error)
         sys.exit(1)
+    except StopSignalError as stop:  # before the sync started (discovery, reading the files)
+        logger.error("Interrupted by %s", signal.Signals(stop.signum).name)
+        exit_now(128 + stop.signum)
+    except BrokenPipeError:  # e.g. --discover | head
+        silence_stdout()
+        logger.error("The reader of the tap's output stopped reading (broken pipe)")
+        exit_now(EXIT_BROKEN_PIPE)
     except (FileNotFoundError, PermissionError, IsADirectoryError, json.JSONDecodeError) as error:
         # only --config is read by the SDK itself (state and catalog are read in TapTwilio.invoke)
         logger.error("Cannot read the config file: %s", error)
@@ -273,6 +322,12 @@ def _iso_or_fail(stream: str, value: str) -> str:
     except ValueError:
         msg = f"the state's bookmark of stream '{stream}' is not a date ({value[:40]!r}); expected an ISO-8601 date"
         raise StateFormatError(msg) from None
+
+
+def completed_lists(state: dict[str, Any]) -> int:
+    """How many (stream, account) lists the interrupted run completed (its resume marker)."""
+    done = state.get(PROGRESS, {}).get("done", {}) if isinstance(state.get(PROGRESS), dict) else {}
+    return sum(len(accounts) for accounts in done.values())
 
 
 def read_json_file(path: Path, what: str) -> dict[str, Any]:
