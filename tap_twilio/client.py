@@ -358,7 +358,13 @@ class TwilioStream(RESTStream[Any]):
         request.params.update(params)
         root = self.run.settings.base_url(self.product)
         pages = follow_pages(
-            client, request.url, request.params or None, root=root, headers=request.headers, label=self.name
+            client,
+            request.url,
+            request.params or None,
+            root=root,
+            headers=request.headers,
+            label=self.name,
+            sizes=self.run.page_sizes,  # smaller pages after repeated 5xx (pagination.PageSizes)
         )
         if self.single_object:
             yield next(pages)

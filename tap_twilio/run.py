@@ -21,7 +21,7 @@ from tap_twilio.http import (
     TwilioError,
 )
 from tap_twilio.logs import records_summary, shorten
-from tap_twilio.pagination import follow_pages, records_in
+from tap_twilio.pagination import PageSizes, follow_pages, records_in
 from tap_twilio.pipeline import DaemonExecutor, Pipeline
 
 if TYPE_CHECKING:
@@ -68,7 +68,12 @@ class AccountDirectory:
         api = settings.base_url("api")
         try:
             pages = follow_pages(
-                run.client(), f"{api}/2010-04-01/Accounts.json", {"PageSize": settings.page_size}, root=api
+                run.client(),
+                f"{api}/2010-04-01/Accounts.json",
+                {"PageSize": settings.page_size},
+                root=api,
+                label="accounts",
+                sizes=run.page_sizes,
             )
             listed = [record for page in pages for record in records_in(page, "accounts", "accounts")]
         except TwilioAPIError as exc:
@@ -172,6 +177,7 @@ class SyncRun:
         self.start_date_iso = format_iso(self.start_date)
         self.cancel = threading.Event()
         self.accounts = AccountDirectory(self)
+        self.page_sizes = PageSizes(logger)  # smaller pages for the streams Twilio failed on at the configured size
         self.skipped: list[tuple[str, str, int]] = []
         self.resuming = False
         self.streams: list[Any] = []  # every stream, registered at creation (the SDK syncs them by name)
