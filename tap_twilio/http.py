@@ -20,6 +20,8 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
+from tap_twilio.clock import TwilioClock
+
 if TYPE_CHECKING:
     from backoff._typing import Details
 
@@ -287,6 +289,7 @@ class Gate:
         self.slots = threading.BoundedSemaphore(max_concurrency)
         self.answered: set[str] = set()  # hosts (scheme://netloc) that sent any HTTP response
         self.stopped = threading.Event()  # the run was asked to stop (a signal): no request starts any more
+        self.clock = TwilioClock()  # Twilio's time, from the Date header of its first response
         self.first_failure: dict[str, float] = {}
 
 
@@ -397,6 +400,7 @@ class TwilioClient:
             self.limiter.release()
         parts = urlsplit(url)
         gate.answered.add(f"{parts.scheme}://{parts.netloc}")
+        gate.clock.observe(response.headers.get("Date"))
         reported = response.headers.get("Twilio-Concurrent-Requests")
         if reported and reported.isdigit():
             self.limiter.observe(int(reported))

@@ -6,7 +6,6 @@ import logging
 import sys
 
 LOGGER_NAME = "tap-twilio"
-SUMMARY_STREAMS_WIDTH = 160  # the closing line names the largest streams in about this many characters
 MAX_LINE = 400  # characters of a message at INFO and above (DEBUG keeps everything)
 SDK_CHATTER = (  # logged by the SDK once per stream, partition or child stream: detail, not news
     "Beginning sync of ",
@@ -46,22 +45,3 @@ def make_readable() -> None:
         for handler in logger.handlers:
             if _FILTER not in handler.filters:
                 handler.addFilter(_FILTER)
-
-
-def records_summary(records: dict[str, int]) -> str:
-    """'12,345 records (messages 10,000, calls 2,000, 3 more streams 345)': the largest streams, on one line."""
-    total = sum(records.values())
-    parts: list[str] = []
-    ranked = sorted(records.items(), key=lambda item: (-item[1], item[0]))
-    for index, (stream, count) in enumerate(ranked):
-        if len(", ".join(parts)) > SUMMARY_STREAMS_WIDTH:
-            rest = ranked[index:]
-            parts.append(f"{len(rest)} more streams {sum(c for _, c in rest):,}")
-            break
-        parts.append(f"{stream} {count:,}")
-    return f"{total:,} records" + (f" ({', '.join(parts)})" if parts else "")
-
-
-def shorten(text: str, width: int = 300) -> str:
-    """A line a terminal shows in a few rows at most."""
-    return text if len(text) <= width else f"{text[: width - 30]}… ({len(text) - width + 30} more characters)"

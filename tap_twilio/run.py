@@ -20,9 +20,9 @@ from tap_twilio.http import (
     TwilioClient,
     TwilioError,
 )
-from tap_twilio.logs import records_summary, shorten
 from tap_twilio.pagination import PageSizes, follow_pages, records_in
 from tap_twilio.pipeline import DaemonExecutor, Pipeline
+from tap_twilio.summary import Closing
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Hashable, Iterable, Iterator
@@ -168,13 +168,10 @@ class SyncRun:
         self.settings = settings
         self.logger = logger
         self.writer = writer  # the lean record path writes here (None: every record goes through the SDK)
-        now = dt.datetime.now(UTC).replace(microsecond=0)
-        self.started_at = now
+        self.started_at = dt.datetime.now(UTC).replace(microsecond=0)  # until Twilio answered: see set_clock
         self.began = time.monotonic()
         self._progress_at: dict[tuple[str, str], float] = {}
-        self.started_iso = format_iso(now)
-        self.start_date = settings.first_day(now)
-        self.start_date_iso = format_iso(self.start_date)
+        self.set_clock(self.started_at)
         self.cancel = threading.Event()
         self.accounts = AccountDirectory(self)
         self.page_sizes = PageSizes(logger)  # smaller pages for the streams Twilio failed on at the configured size
@@ -190,6 +187,23 @@ class SyncRun:
         self._last_state = 0.0
         self._state_cost = 0.0
         self._closed = False
+
+    def set_clock(self, now: dt.datetime) -> None:
+        """The moment this run reads up to (windows end there; bookmarks never pass it)."""
+        self.started_at = now
+        self.started_iso = format_iso(now)
+        self.start_date = self.settings.first_day(now)
+        self.start_date_iso = format_iso(self.start_date)
+
+    def sync_clock(self) -> None:
+        """Start the run at Twilio's time, read from its first answer, not at this host's (which may be minutes
+        off): a host ahead would skip what changed in those minutes, one behind would read them twice."""
+        clock = self.gate.clock
+        if clock.offset is not None:
+            self.set_clock(clock.now())
+            self.logger.debug(
+                "Twilio's clock is %+.1fs from this host's; the run reads up to %s", clock.offset, self.started_iso
+            )
 
     # --- HTTP -------------------------------------------------------------------------------------
 
@@ -351,41 +365,15 @@ class SyncRun:
             return True
 
     def report(self, outcome: str = "Sync completed", note: str = "") -> None:
-        """The closing lines: one warning per account that was not readable, the request figures, and one line
-        with the outcome, records per stream, requests and duration (the detail is at DEBUG)."""
-        by_account: dict[str, list[str]] = {}
-        for stream, account, status in self.skipped:
-            by_account.setdefault(account, []).append(f"{stream} ({status})")
-        for account, items in by_account.items():
-            self.logger.warning("Account %s was not readable for: %s", account, shorten(", ".join(items)))
-        stats = self.gate.stats if "gate" in self.__dict__ else None
-        if stats is not None:
-            self.logger.info(
-                "Requests: %d, retries: %d %s, waited %.1fs on retries, max in flight %d, throttled %d time(s)",
-                stats.requests,
-                stats.retries,
-                dict(sorted(stats.by_reason.items())),
-                stats.retry_wait_seconds,
-                max((c.limiter.max_in_flight for c in self._clients.values()), default=0),
-                sum(c.limiter.throttled for c in self._clients.values()),
-            )
-            self.logger.debug("Requests by stream: %s", dict(sorted(stats.by_stream.items())))
-        if self._pipeline is not None:
-            self.logger.debug(
-                "Read ahead: at most %d lists in flight ahead of the writer, %d pages buffered",
-                self._pipeline.max_ahead,
-                self._pipeline.gauge.peak,
-            )
-        records = dict(self.writer.records) if self.writer is not None else {}
-        self.logger.debug("Records by stream: %s", dict(sorted(records.items())))
-        self.logger.info(
-            "%s after %.1fs: %s, %d requests%s",
-            outcome,
-            time.monotonic() - self.began,
-            records_summary(records),
-            stats.requests if stats is not None else 0,
-            f"; {note}" if note else "",
-        )
+        """The closing lines: accounts not readable, request figures, and the outcome (summary.Closing)."""
+        Closing(
+            self.logger,
+            stats=self.gate.stats if "gate" in self.__dict__ else None,
+            limiters=[c.limiter for c in self._clients.values()],
+            pipeline=self._pipeline,
+            records=dict(self.writer.records) if self.writer is not None else {},
+            seconds=time.monotonic() - self.began,
+        ).report(self.skipped, outcome, note)
 
 
 def credentials_message(settings: Settings) -> str:

@@ -119,6 +119,7 @@ class TapTwilio(Tap):
         self._stopper.run = run
         try:
             _ = run.accounts.synced
+            run.sync_clock()  # the run's start from Twilio's first answer (the accounts listing)
             run.begin(self.state)
             super().sync_all()
             run.finish(self.state)
