@@ -347,8 +347,8 @@ class TwilioClient:
         *,
         server_errors: int | None = None,
     ) -> Page:
-        """GET a JSON object, retrying what Twilio says is safe to retry (5xx at most `server_errors` times in a
-        row when given: the caller has a smaller page to ask for instead, see pagination.follow_pages)."""
+        """GET a JSON object, retrying what Twilio says is safe to retry (5xx at most `server_errors` times when
+        given: the caller has a smaller page to ask for instead, see pagination.follow_pages)."""
         self._local.server_errors, self._local.server_errors_left = server_errors, server_errors
         try:
             try:
