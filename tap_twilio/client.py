@@ -358,7 +358,13 @@ class TwilioStream(RESTStream[Any]):
         request.params.update(params)
         root = self.run.settings.base_url(self.product)
         pages = follow_pages(
-            client, request.url, request.params or None, root=root, headers=request.headers, label=self.name
+            client,
+            request.url,
+            request.params or None,
+            root=root,
+            headers=request.headers,
+            label=self.name,
+            sizes=self.run.page_sizes,  # smaller pages after repeated 5xx (pagination.PageSizes)
         )
         if self.single_object:
             yield next(pages)
@@ -688,8 +694,7 @@ class TwilioStream(RESTStream[Any]):
         for child in self.child_streams:
             if isinstance(child, TwilioStream):
                 child.forget_prefetched(account)  # downloads the SDK did not ask for (a stream map dropped the parent)
-        if self.date_filter is None:
-            self.logger.info("%s %s: %d records", self.name, account, counted)
+        self.logger.info("%s %s: %d records", self.name, account, counted)  # one line per stream and account
 
     def _tolerable(self, exc: TwilioError, account: str) -> bool:
         """True when a list error means "skip this account" (with one warning) or "empty"."""
@@ -933,7 +938,8 @@ class TwilioStream(RESTStream[Any]):
         window = unit.window
         assert window is not None
         elapsed = max(time.monotonic() - started, 1e-6)
-        self.logger.info(
+        self.logger.log(
+            logging.INFO if self.run.progress_due(self.name, account) else logging.DEBUG,  # every window: DEBUG
             "%s %s: read %s..%s, %d records so far (%.0f/s)",
             self.name,
             account,

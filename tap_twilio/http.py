@@ -20,12 +20,15 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
+from tap_twilio.clock import TwilioClock
+
 if TYPE_CHECKING:
     from backoff._typing import Details
 
 LOGGER = logging.getLogger("tap-twilio")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+SERVER_ERRORS = frozenset({"500", "502", "503", "504"})
 TOO_MANY_REQUESTS = 429
 UNAUTHORIZED = 401
 ACCESS_STATUSES = frozenset({401, 403, 404})
@@ -56,7 +59,9 @@ class TwilioAPIError(TwilioError):
 
 
 class RetriesExhaustedError(TwilioError):
-    """A request kept failing with retryable errors."""
+    """A request kept failing with retryable errors (`reason`: the last one's, e.g. "500" or "timeout")."""
+
+    reason: str = ""
 
 
 class UnreachableError(TwilioError):
@@ -283,6 +288,8 @@ class Gate:
         self.stats = Stats()
         self.slots = threading.BoundedSemaphore(max_concurrency)
         self.answered: set[str] = set()  # hosts (scheme://netloc) that sent any HTTP response
+        self.stopped = threading.Event()  # the run was asked to stop (a signal): no request starts any more
+        self.clock = TwilioClock()  # Twilio's time, from the Date header of its first response
         self.first_failure: dict[str, float] = {}
 
 
@@ -332,9 +339,17 @@ class TwilioClient:
         return session
 
     def get(
-        self, url: str, params: dict[str, Any] | None = None, headers: dict[str, str] | None = None, label: str = ""
+        self,
+        url: str,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        label: str = "",
+        *,
+        server_errors: int | None = None,
     ) -> Page:
-        """GET a JSON object, retrying what Twilio says is safe to retry."""
+        """GET a JSON object, retrying what Twilio says is safe to retry (5xx at most `server_errors` times when
+        given: the caller has a smaller page to ask for instead, see pagination.follow_pages)."""
+        self._local.server_errors, self._local.server_errors_left = server_errors, server_errors
         try:
             try:
                 page: Page = self._get(url, params, headers, label)
@@ -351,12 +366,17 @@ class TwilioClient:
                 raise UnreachableError(msg) from None
             attempts = self.gate.policy.max_retries + 1
             msg = f"gave up on {parts.path} after {attempts} attempts; last error: {exc.problem}"
-            raise RetriesExhaustedError(msg) from None
+            error = RetriesExhaustedError(msg)
+            error.reason = exc.reason
+            raise error from None
         return page
 
     def _attempt(self, url: str, params: dict[str, Any] | None, headers: dict[str, str] | None, label: str) -> Page:
         """One try: a Page, a _Retryable, or a TwilioAPIError for answers that retrying cannot change."""
         policy, gate = self.gate.policy, self.gate
+        if gate.stopped.is_set():
+            msg = "the run was stopped; no request starts any more"
+            raise TwilioError(msg)
         self.limiter.acquire()
         gate.slots.acquire()
         try:
@@ -380,6 +400,7 @@ class TwilioClient:
             self.limiter.release()
         parts = urlsplit(url)
         gate.answered.add(f"{parts.scheme}://{parts.netloc}")
+        gate.clock.observe(response.headers.get("Date"))
         reported = response.headers.get("Twilio-Concurrent-Requests")
         if reported and reported.isdigit():
             self.limiter.observe(int(reported))
@@ -417,8 +438,11 @@ class TwilioClient:
             return _Retryable(reason, problem, unreachable=give_up)
         return _Retryable(reason, type(exc).__name__)
 
-    @staticmethod
-    def _give_up(exc: Exception) -> bool:
+    def _give_up(self, exc: Exception) -> bool:
+        if isinstance(exc, _Retryable) and exc.reason in SERVER_ERRORS and self._local.server_errors is not None:
+            self._local.server_errors_left -= 1
+            if self._local.server_errors_left <= 0:
+                return True
         return isinstance(exc, _Retryable) and exc.unreachable
 
     def _on_backoff(self, details: Details) -> None:

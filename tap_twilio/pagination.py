@@ -1,16 +1,54 @@
-"""Following Twilio's next-page links (v2010 `next_page_uri`, relative; product APIs' `meta.next_page_url`)."""
+"""Following Twilio's next-page links (v2010 `next_page_uri`, relative; product APIs' `meta.next_page_url`), and
+asking for smaller pages where Twilio keeps failing on big ones."""
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from tap_twilio.http import TwilioError
+from tap_twilio.http import SERVER_ERRORS, RetriesExhaustedError, TwilioError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from tap_twilio.http import Page, TwilioClient
+
+PAGE_SIZE_FLOOR = 50  # the smallest page asked for after repeated 5xx (Twilio's own default page size)
+SERVER_ERRORS_BEFORE_SMALLER_PAGES = 3  # 5xx in a row for one page before it is asked for in a smaller size
+
+
+class PageSizes:
+    """The page size each stream asks for once Twilio failed on bigger pages (Usage Records answer 500/20500 at
+    PageSize=1000 where smaller pages of the same query succeed); each stream says so once."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        """No stream has shrunk yet."""
+        self._logger = logger
+        self._sizes: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def current(self, label: str, asked: int) -> int:
+        """The size to ask for: the configured one, or less after failures."""
+        with self._lock:
+            return min(asked, self._sizes.get(label, asked))
+
+    def shrink(self, label: str, size: int, error: RetriesExhaustedError) -> int:
+        """A page of `size` kept failing: half of it (not below the floor) from now on for this stream."""
+        smaller = max(PAGE_SIZE_FLOOR, size // 2)
+        with self._lock:
+            first = label not in self._sizes
+            self._sizes[label] = min(smaller, self._sizes.get(label, smaller))
+        self._logger.log(
+            logging.WARNING if first else logging.DEBUG,
+            "%s: Twilio kept failing on pages of %d records (HTTP %s); asking for %d per page from now on",
+            label or "a list",
+            size,
+            error.reason,
+            smaller,
+        )
+        return smaller
 
 
 def records_in(page: Page, key: str, what: str) -> list[dict[str, Any]]:
@@ -28,7 +66,7 @@ def records_in(page: Page, key: str, what: str) -> list[dict[str, Any]]:
     raise TwilioError(msg)
 
 
-def follow_pages(
+def follow_pages(  # the request's parts, then how to read it
     client: TwilioClient,
     url: str,
     params: dict[str, Any] | None,
@@ -36,16 +74,32 @@ def follow_pages(
     root: str,
     headers: dict[str, str] | None = None,
     label: str = "",
+    sizes: PageSizes | None = None,
 ) -> Iterator[Page]:
     """Every page of one list: the first from `url` + `params`, then each next link verbatim.
 
     The link carries every filter and the page token, so no page URL of our own is ever built. A relative link
     (v2010) is relative to the product's `root`, which may carry a path prefix. A link seen before is an error,
-    not an endless loop.
+    not an endless loop. With `sizes`, a page that keeps answering 5xx is asked for again in half the size (its
+    token keeps the position, so every record still comes once), and the stream's later lists start smaller.
     """
     seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+    asked = _page_size(url, params)
+    if sizes is not None and asked is not None:
+        url, params = _resized(url, params, sizes.current(label, asked))
     while True:
-        page = client.get(url, params, headers, label)
+        size = _page_size(url, params)
+        shrinkable = sizes is not None and size is not None and size > PAGE_SIZE_FLOOR
+        try:
+            page = client.get(
+                url, params, headers, label, server_errors=SERVER_ERRORS_BEFORE_SMALLER_PAGES if shrinkable else None
+            )
+        except RetriesExhaustedError as exc:
+            if not (shrinkable and sizes is not None and size is not None and exc.reason in SERVER_ERRORS):
+                raise
+            smaller = sizes.shrink(label, size, exc)
+            url, params = _resized(url, params, smaller)
+            continue
         yield page
         link = page.next_link
         if link is None:
@@ -55,6 +109,40 @@ def follow_pages(
         if _identity(url) in seen:
             msg = f"Twilio repeated a next-page link ({link.split('?')[0]}); stopping instead of looping"
             raise TwilioError(msg)
+
+
+def _page_size(url: str, params: dict[str, Any] | None) -> int | None:
+    """The PageSize a request asks for, if it names one."""
+    value = (
+        (params or {}).get("PageSize") if params is not None else dict(parse_qsl(urlsplit(url).query)).get("PageSize")
+    )
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _resized(url: str, params: dict[str, Any] | None, size: int) -> tuple[str, dict[str, Any] | None]:
+    """The same request for a page of `size` records at the same position (the page token keeps it; a page number
+    is scaled so that page * size, the offset, stays the same)."""
+    old = _page_size(url, params)
+    if old is None or size == old:
+        return url, params
+    if params is not None:
+        return url, {**params, "PageSize": size}
+    parts = urlsplit(url)
+    query = [
+        (
+            key,
+            str(size)
+            if key == "PageSize"
+            else str(int(value) * old // size)
+            if key == "Page" and value.isdigit()
+            else value,
+        )
+        for key, value in parse_qsl(parts.query, keep_blank_values=True)
+    ]
+    return urlunsplit(parts._replace(query=urlencode(query))), None
 
 
 def _identity(url: str) -> tuple[str, tuple[tuple[str, str], ...]]:

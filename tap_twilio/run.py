@@ -20,8 +20,9 @@ from tap_twilio.http import (
     TwilioClient,
     TwilioError,
 )
-from tap_twilio.pagination import follow_pages, records_in
+from tap_twilio.pagination import PageSizes, follow_pages, records_in
 from tap_twilio.pipeline import DaemonExecutor, Pipeline
+from tap_twilio.summary import Closing
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Hashable, Iterable, Iterator
@@ -36,6 +37,7 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 PAGES_AHEAD = 2  # pages a list may buffer ahead of the writer: memory stays flat
 STATE_SHARE = 0.05  # checkpoints write STATE unless that would take more than this share of the time ...
 STATE_CHEAP_SECONDS = 0.002  # ... or it is this cheap (a few dozen accounts): then every checkpoint writes it
+PROGRESS_SECONDS = 30.0  # a long list logs its progress at INFO this often (every window at DEBUG)
 PROGRESS = "progress"  # state key of an unfinished run: which streams and accounts it completed
 
 
@@ -66,7 +68,12 @@ class AccountDirectory:
         api = settings.base_url("api")
         try:
             pages = follow_pages(
-                run.client(), f"{api}/2010-04-01/Accounts.json", {"PageSize": settings.page_size}, root=api
+                run.client(),
+                f"{api}/2010-04-01/Accounts.json",
+                {"PageSize": settings.page_size},
+                root=api,
+                label="accounts",
+                sizes=run.page_sizes,
             )
             listed = [record for page in pages for record in records_in(page, "accounts", "accounts")]
         except TwilioAPIError as exc:
@@ -161,13 +168,13 @@ class SyncRun:
         self.settings = settings
         self.logger = logger
         self.writer = writer  # the lean record path writes here (None: every record goes through the SDK)
-        now = dt.datetime.now(UTC).replace(microsecond=0)
-        self.started_at = now
-        self.started_iso = format_iso(now)
-        self.start_date = settings.first_day(now)
-        self.start_date_iso = format_iso(self.start_date)
+        self.started_at = dt.datetime.now(UTC).replace(microsecond=0)  # until Twilio answered: see set_clock
+        self.began = time.monotonic()
+        self._progress_at: dict[tuple[str, str], float] = {}
+        self.set_clock(self.started_at)
         self.cancel = threading.Event()
         self.accounts = AccountDirectory(self)
+        self.page_sizes = PageSizes(logger)  # smaller pages for the streams Twilio failed on at the configured size
         self.skipped: list[tuple[str, str, int]] = []
         self.resuming = False
         self.streams: list[Any] = []  # every stream, registered at creation (the SDK syncs them by name)
@@ -181,6 +188,23 @@ class SyncRun:
         self._last_state = 0.0
         self._state_cost = 0.0
         self._closed = False
+
+    def set_clock(self, now: dt.datetime) -> None:
+        """The moment this run reads up to (windows end there; bookmarks never pass it)."""
+        self.started_at = now
+        self.started_iso = format_iso(now)
+        self.start_date = self.settings.first_day(now)
+        self.start_date_iso = format_iso(self.start_date)
+
+    def sync_clock(self) -> None:
+        """Start the run at Twilio's time, read from its first answer, not at this host's (which may be minutes
+        off): a host ahead would skip what changed in those minutes, one behind would read them twice."""
+        clock = self.gate.clock
+        if clock.offset is not None:
+            self.set_clock(clock.now())
+            self.logger.debug(
+                "Twilio's clock is %+.1fs from this host's; the run reads up to %s", clock.offset, self.started_iso
+            )
 
     # --- HTTP -------------------------------------------------------------------------------------
 
@@ -325,37 +349,33 @@ class SyncRun:
         if self._children is not None:
             self._children.shutdown(wait=False, cancel_futures=True)
 
-    def report(self) -> None:
-        """One closing summary line, and one warning per account that was not readable."""
-        if "gate" not in self.__dict__:
-            return
-        stats = self.gate.stats
-        throttled = sum(c.limiter.throttled for c in self._clients.values())
-        self.logger.info(
-            "Requests: %d, retries: %d %s, waited %.1fs on retries, max in flight %d, throttled %d time(s)",
-            stats.requests,
-            stats.retries,
-            dict(sorted(stats.by_reason.items())),
-            stats.retry_wait_seconds,
-            max((c.limiter.max_in_flight for c in self._clients.values()), default=0),
-            throttled,
-        )
-        self.logger.info("Requests by stream: %s", dict(sorted(stats.by_stream.items())))
-        for summary in self.summaries:
-            line = summary()
-            if line:
-                self.logger.info("%s", line)
-        if self._pipeline is not None:
-            self.logger.info(
-                "Read ahead: at most %d lists in flight ahead of the writer, %d pages buffered",
-                self._pipeline.max_ahead,
-                self._pipeline.gauge.peak,
-            )
-        by_account: dict[str, list[str]] = {}
-        for stream, account, status in self.skipped:
-            by_account.setdefault(account, []).append(f"{stream} ({status})")
-        for account, items in by_account.items():
-            self.logger.warning("Account %s was not readable for: %s", account, ", ".join(items))
+    def stop_requests(self) -> None:
+        """A signal asked the run to stop: no list and no request starts from now on (safe in a signal handler)."""
+        self.cancel.set()
+        if "gate" in self.__dict__:
+            self.gate.stopped.set()
+
+    def progress_due(self, stream: str, account: str) -> bool:
+        """Whether a long list's progress goes to INFO now (at most one line per PROGRESS_SECONDS for each)."""
+        now = time.monotonic()
+        with self._lock:
+            last = self._progress_at.setdefault((stream, account), self.began)
+            if now - last < PROGRESS_SECONDS:
+                return False
+            self._progress_at[stream, account] = now
+            return True
+
+    def report(self, outcome: str = "Sync completed", note: str = "") -> None:
+        """The closing lines: accounts not readable, request figures, and the outcome (summary.Closing)."""
+        Closing(
+            self.logger,
+            stats=self.gate.stats if "gate" in self.__dict__ else None,
+            limiters=[c.limiter for c in self._clients.values()],
+            pipeline=self._pipeline,
+            records=dict(self.writer.records) if self.writer is not None else {},
+            seconds=time.monotonic() - self.began,
+            lines=[line for summary in self.summaries if (line := summary())],
+        ).report(self.skipped, outcome, note)
 
 
 def credentials_message(settings: Settings) -> str:

@@ -1,9 +1,12 @@
-"""``tap-twilio-save-state STATE_FILE``: keep a Singer state file safe in a plain ``tap | target`` pipe.
+"""``tap-twilio-save-state STATE_FILE [--exit-codes TAP TARGET]``: keep a Singer state file safe after a plain
+``tap | target`` pipe, and say which side failed.
 
 Reads a target's stdout on stdin and replaces STATE_FILE (temp file + ``os.replace``, so it is never half-written)
 only when the last line is a state: a JSON object with a ``bookmarks`` object (or a Singer ``STATE`` message holding
 one). Empty output (the tap failed before any record, e.g. a wrong auth token), a cut-off or non-JSON last line, or
-a state without bookmarks leaves STATE_FILE as it was and exits 1, so ``set -o pipefail`` fails the whole pipe.
+a state without bookmarks leaves STATE_FILE as it was and exits 1. Given the pipe's exit codes (bash's
+``"${PIPESTATUS[@]}"``) it names the side that failed and exits 1 when either did, even after saving the state the
+target committed.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from pathlib import Path
 from typing import IO, Any
 
 PROG = "tap-twilio-save-state"
+NO_STATE = "the target printed no state"
+UNKNOWN_SIDE = "the tap or the target failed: see their messages above, or pass --exit-codes to name the side"
 
 
 class StateError(Exception):
@@ -36,7 +41,7 @@ def last_line(stream: IO[str]) -> str | None:
 def parse_state(line: str | None) -> dict[str, Any]:
     """The state in the target's last line; StateError says why there is none."""
     if line is None:
-        raise StateError("the target printed no state (did the tap fail?)")
+        raise StateError(NO_STATE)
     try:
         value = json.loads(line)
     except ValueError:
@@ -91,26 +96,62 @@ def save_state(stream: IO[str], path: Path) -> dict[str, Any]:
     return state
 
 
+SIGNALS = {128 + 2: "SIGINT", 128 + 13: "SIGPIPE", 128 + 15: "SIGTERM", 128 + 9: "SIGKILL"}
+TAP_STOPPED_READING = 128 + 13  # tap-twilio's exit code when its reader went away
+
+
+def diagnosis(tap: int, target: int) -> str | None:
+    """Which side of ``tap | target`` failed, from their exit codes (None: neither)."""
+    if target != 0:
+        said = f"the target failed (exit {target}{_signal(target)}; see its messages above)"
+        if tap == TAP_STOPPED_READING:
+            return said + ", so the tap stopped: the target stopped reading its output"
+        return said + ("" if tap == 0 else f"; the tap exited {tap}{_signal(tap)}")
+    if tap != 0:
+        if tap - 128 in (2, 15):
+            return f"the tap was interrupted ({SIGNALS[tap]}); the target committed what the tap finished"
+        return f"the tap failed (exit {tap}{_signal(tap)}; see its error above); the target committed what it received"
+    return None
+
+
+def _signal(code: int) -> str:
+    return f", {SIGNALS[code]}" if code in SIGNALS else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Read a Singer target's output on stdin; write its last state to STATE_FILE atomically, "
-        "or leave STATE_FILE unchanged and exit 1 when there is none.",
-        epilog="set -o pipefail; tap-twilio --config c.json --catalog cat.json --state state.json "
-        "| target-postgres --config t.json | tap-twilio-save-state state.json",
+        "or leave STATE_FILE unchanged and exit 1 when there is none. With --exit-codes, say whether the tap or "
+        "the target failed, and exit 1 when either did.",
+        epilog="tap-twilio --config c.json --catalog cat.json --state state.json | target-postgres --config t.json "
+        '> target-output.jsonl; tap-twilio-save-state state.json --exit-codes "${PIPESTATUS[@]}" < target-output.jsonl',
     )
     parser.add_argument("state_file", metavar="STATE_FILE", type=Path)
+    parser.add_argument(
+        "--exit-codes",
+        nargs="+",
+        type=int,
+        metavar="CODE",
+        help='the exit codes of the tap and the target (bash: "${PIPESTATUS[@]}" right after the pipe)',
+    )
     args = parser.parse_args(argv)
     path: Path = args.state_file
     if not path.parent.is_dir():
         parser.error(f"directory {str(path.parent)!r} does not exist")
+    codes: list[int] = args.exit_codes or []
+    problem = diagnosis(codes[0], codes[1]) if len(codes) >= 2 else None  # tap, target
     try:
         state = save_state(sys.stdin, path)
     except StateError as exc:
-        print(f"{PROG}: {exc}; {path} left unchanged", file=sys.stderr)
+        reason = str(exc) if codes or not str(exc).startswith(NO_STATE) else f"{NO_STATE} ({UNKNOWN_SIDE})"
+        print(f"{PROG}: {problem + '; ' if problem else ''}{reason}; {path} left unchanged", file=sys.stderr)
         return 1
     print(f"{PROG}: wrote {path} ({len(state['bookmarks'])} streams bookmarked)", file=sys.stderr)
+    if problem:
+        print(f"{PROG}: {problem}", file=sys.stderr)
+        return 1
     return 0
 
 

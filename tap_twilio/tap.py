@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
 import os
+import signal
 import sys
 import warnings
 from contextlib import contextmanager
@@ -16,19 +18,22 @@ from typing import IO, TYPE_CHECKING, Any, cast
 import click
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
-from singer_sdk.plugin_base import SingerCommand
+from singer_sdk.plugin_base import SingerCommand, _ConfigInput
 from singer_sdk.singerlib import Catalog, StateMessage
 from typing_extensions import override
 
 from tap_twilio.config import CONFIG_SCHEMA, Settings, config_problems
 from tap_twilio.dates import to_iso
 from tap_twilio.http import TwilioError
+from tap_twilio.logs import make_readable
 from tap_twilio.run import PROGRESS, SyncRun
+from tap_twilio.stop import EXIT_BROKEN_PIPE, Stopper, StopSignalError, exit_now, silence_stdout
 from tap_twilio.streams import STREAM_TYPES
 from tap_twilio.writer import BufferedMsgSpecWriter
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from types import FrameType
 
     from tap_twilio.client import TwilioStream
 
@@ -50,10 +55,13 @@ class TapTwilio(Tap):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Read state and catalog files with a clear error, then let the SDK set up."""
+        make_readable()
         for option in ("state", "catalog"):
             value = kwargs.get(option)
             if isinstance(value, (str, PurePath)):
                 kwargs[option] = read_json_file(Path(value), option)
+                if option == "state":
+                    check_state(kwargs[option], f"the state file {value}")
             elif value is not None and not isinstance(value, (dict, Catalog)):
                 msg = f"the {option} must be a JSON object"
                 raise UsageError(msg)
@@ -103,20 +111,57 @@ class TapTwilio(Tap):
             raise UsageError(msg)
 
     # sync_all is final in the SDK's typing, but the SDK offers no hook around a whole sync: accounts must be
-    # listed (bad credentials fail in one line before any output) and the resume marker settled
+    # listed (bad credentials fail in one line before any output), the resume marker settled, and a signal or a
+    # target that stopped reading must end the sync with what is finished, in one line
     @override  # type: ignore[misc]
     def sync_all(self) -> None:
-        run = self.run
+        run, writer = self.run, self.message_writer
+        self._stopper.run = run
         try:
             _ = run.accounts.synced
+            run.sync_clock()  # the run's start from Twilio's first answer (the accounts listing)
             run.begin(self.state)
             super().sync_all()
             run.finish(self.state)
-            self.message_writer.write_message(StateMessage(value=self.state))
-        finally:
+            writer.write_message(StateMessage(value=self.state))
+        except StopSignalError as stop:
             run.close()
-            run.report()
-            self.message_writer.drain()
+            writer.discard_partial()
+            with contextlib.suppress(OSError):
+                writer.write_state(self.state)  # the finished work: the next run resumes after it
+            name = signal.Signals(stop.signum).name
+            lists = completed_lists(cast("dict[str, Any]", self.state))
+            run.report(
+                f"Interrupted by {name}", f"{lists} stream/account lists complete; STATE written, the next run resumes"
+            )
+            exit_now(128 + stop.signum)
+        except BrokenPipeError:
+            run.close()
+            silence_stdout()
+            self.logger.error(  # one line: the target's own error says why it stopped
+                "The target stopped reading the tap's output (broken pipe): it failed or exited, see its messages; "
+                "the tap stopped too (the target's last state is where the next run starts)"
+            )
+            run.report("Stopped: the target stopped reading")
+            exit_now(EXIT_BROKEN_PIPE)
+        except BaseException:
+            run.close()
+            run.report("Sync failed")
+            with contextlib.suppress(OSError):
+                writer.drain()
+            raise
+        run.close()
+        run.report()
+        writer.drain()
+
+    @override
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        # the SDK writes a STATE from inside the handler (possibly in the middle of a record line) and exits 0
+        self._stopper.handle(signum, frame)
+
+    @cached_property
+    def _stopper(self) -> Stopper:
+        return Stopper(None)
 
     @classmethod
     @override
@@ -126,16 +171,37 @@ class TapTwilio(Tap):
         for option, handle in (("state", state), ("catalog", catalog)):
             if handle is not None:
                 text = handle.read()
+                if option == "state" and not text.strip():  # some schedulers create the file before a first run
+                    cls.logger.info("The state file %s is empty: starting without state", handle.name)
+                    text = "{}"
                 try:
                     data = json.loads(text)
                 except ValueError:
-                    msg = f"the {option} file {handle.name} is not valid JSON"
+                    msg = f"the {option} file {handle.name} is not valid JSON" + (
+                        f"; expected {STATE_SHAPE}" if option == "state" else ""
+                    )
                     raise UsageError(msg) from None
                 if not isinstance(data, dict):
-                    msg = f"the {option} file {handle.name} must hold a JSON object"
+                    msg = f"the {option} file {handle.name} must hold a JSON object" + (
+                        f": {STATE_SHAPE}" if option == "state" else ""
+                    )
                     raise UsageError(msg)
+                if option == "state":
+                    check_state(data, f"the state file {handle.name}")
                 checked[option] = io.StringIO(text)
         super().invoke(**kwargs, **checked)
+
+    @classmethod
+    @override
+    def cb_discover(cls, ctx: click.Context, param: click.Option, value: bool) -> None:
+        # the SDK discovers without validating a static catalog's config, so a bad setting either passed (and
+        # failed the sync later) or broke discovery with a traceback: check it as a sync does
+        if not value:
+            return
+        config: _ConfigInput = ctx.params.get("config", _ConfigInput())
+        tap = cls(config=config.config, parse_env_config=config.parse_env, validate_config=True, setup_mapper=False)
+        tap.run_discovery()
+        ctx.exit()
 
     @classmethod
     @override
@@ -183,23 +249,53 @@ def _one_line_errors() -> Iterator[None]:
     except TwilioError as error:
         logger.error("Sync failed: %s", error)
         sys.exit(1)
+    except StopSignalError as stop:  # before the sync started (discovery, reading the files)
+        logger.error("Interrupted by %s", signal.Signals(stop.signum).name)
+        exit_now(128 + stop.signum)
+    except BrokenPipeError:  # e.g. --discover | head
+        silence_stdout()
+        logger.error("The reader of the tap's output stopped reading (broken pipe)")
+        exit_now(EXIT_BROKEN_PIPE)
     except (FileNotFoundError, PermissionError, IsADirectoryError, json.JSONDecodeError) as error:
         # only --config is read by the SDK itself (state and catalog are read in TapTwilio.invoke)
         logger.error("Cannot read the config file: %s", error)
         sys.exit(1)
 
 
+STATE_SHAPE = (
+    '{"bookmarks": {"<stream>": {...}}} as this tap writes it, Meltano\'s {"value": {"bookmarks": ...}} '
+    'or Stitch\'s {"bookmarks": {"<stream>": "<ISO date>"}}'
+)
+
+
+class StateFormatError(UsageError):
+    """A state the tap cannot read; its message says what is wrong, and the caller adds where it came from."""
+
+
+def check_state(state: Any, source: str) -> None:
+    """Refuse a state of an unknown shape in one line naming its file and the shape expected."""
+    try:
+        migrate_state(state)
+    except StateFormatError as exc:
+        msg = f"{source}: {exc}"
+        raise UsageError(msg) from None
+
+
 def migrate_state(state: dict[str, Any]) -> dict[str, Any]:
     """Accept this tap's state, Meltano's wrapped form and singer-io/Stitch's flat bookmarks; refuse the rest."""
     if not isinstance(state, dict):
-        msg = "the state must be a JSON object"
-        raise UsageError(msg)
+        msg = f"the state must be a JSON object: {STATE_SHAPE}"
+        raise StateFormatError(msg)
     if "value" in state and "bookmarks" not in state and isinstance(state["value"], dict):
         state = state["value"]  # Meltano's wrapped form
     bookmarks = state.get("bookmarks", {})
-    if not isinstance(bookmarks, dict) or any(k not in {"bookmarks", "currently_syncing", PROGRESS} for k in state):
-        msg = "unknown state format: expected {'bookmarks': {...}} as written by this tap, Meltano or Stitch"
-        raise UsageError(msg)
+    unknown = sorted(k for k in state if k not in {"bookmarks", "currently_syncing", PROGRESS})
+    if unknown:
+        msg = f"unknown state format (unexpected key {', '.join(map(repr, unknown))}); expected {STATE_SHAPE}"
+        raise StateFormatError(msg)
+    if not isinstance(bookmarks, dict):
+        msg = f"unknown state format ('bookmarks' is {type(bookmarks).__name__}, not an object); expected {STATE_SHAPE}"
+        raise StateFormatError(msg)
     migrated: dict[str, Any] = {}
     for stream, bookmark in bookmarks.items():
         legacy = (
@@ -210,8 +306,11 @@ def migrate_state(state: dict[str, Any]) -> dict[str, Any]:
         elif isinstance(bookmark, dict):
             migrated[stream] = bookmark
         else:
-            msg = f"unknown state format for stream '{stream}'"
-            raise UsageError(msg)
+            msg = (
+                f"unknown state format for stream '{stream}' (its bookmark is {type(bookmark).__name__}); "
+                f"expected {STATE_SHAPE}"
+            )
+            raise StateFormatError(msg)
     result: dict[str, Any] = {"bookmarks": migrated}
     if isinstance(state.get(PROGRESS), dict):
         result[PROGRESS] = state[PROGRESS]
@@ -222,14 +321,24 @@ def _iso_or_fail(stream: str, value: str) -> str:
     try:
         return to_iso(value) or value
     except ValueError:
-        msg = f"the state's bookmark of stream '{stream}' is not a date"
-        raise UsageError(msg) from None
+        msg = f"the state's bookmark of stream '{stream}' is not a date ({value[:40]!r}); expected an ISO-8601 date"
+        raise StateFormatError(msg) from None
+
+
+def completed_lists(state: dict[str, Any]) -> int:
+    """How many (stream, account) lists the interrupted run completed (its resume marker)."""
+    done = state.get(PROGRESS, {}).get("done", {}) if isinstance(state.get(PROGRESS), dict) else {}
+    return sum(len(accounts) for accounts in done.values())
 
 
 def read_json_file(path: Path, what: str) -> dict[str, Any]:
     """A JSON object from a file, or one clear UsageError."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        if what == "state" and not text.strip():  # some schedulers create the file before a first run
+            logging.getLogger(TapTwilio.name).info("The state file %s is empty: starting without state", path)
+            return {}
+        data = json.loads(text)
     except OSError as exc:
         msg = f"cannot read the {what} file {path}: {exc.strerror}"
         raise UsageError(msg) from None

@@ -23,11 +23,14 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         self._buffer = bytearray()
         self._second = -1
         self._frames: dict[tuple[str, int | None], tuple[bytes, bytes]] = {}
+        self.records: dict[str, int] = {}  # RECORD messages written per stream (the closing summary)
         atexit.register(self.drain)
 
     def write_message(self, message: Any) -> None:
         """Write one message; a STATE drains the buffer so a killed run resumes from what was written."""
         self._buffer += self.format_message(message)
+        if message.type == SingerMessageType.RECORD:
+            self.records[message.stream] = self.records.get(message.stream, 0) + 1
         if message.type == SingerMessageType.STATE or len(self._buffer) >= FLUSH_BYTES:
             self.drain()
 
@@ -47,6 +50,7 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         buffer += head
         encoder.encode_into(record, buffer, -1)
         buffer += tail
+        self.records[stream] = self.records.get(stream, 0) + 1
         if len(buffer) >= FLUSH_BYTES:
             self.drain()
 
@@ -61,6 +65,7 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         buffer += head
         buffer += encoder.encode_lines(records).replace(b"\n", tail + head)
         del buffer[-len(head) :]
+        self.records[stream] = self.records.get(stream, 0) + len(records)
         if len(buffer) >= FLUSH_BYTES:
             self.drain()
 
@@ -80,6 +85,10 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
             )
             frame = self._frames[stream, version] = (head, tail)
         return frame
+
+    def discard_partial(self) -> None:
+        """Drop a message left half-built in the buffer (a sync stopped in the middle of it): whole lines stay."""
+        del self._buffer[self._buffer.rfind(b"\n") + 1 :]
 
     def drain(self) -> None:
         """Write out and flush what is buffered."""

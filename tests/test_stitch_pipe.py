@@ -1,9 +1,11 @@
 """The README's Stitch-style recipe (plain pipe + state file), run by bash as written, with target-postgres:
 
-set -o pipefail; tap-twilio … --state state.json | target-postgres … | tap-twilio-save-state state.json
+tap-twilio … --state state.json | target-postgres … > target-output.jsonl
+tap-twilio-save-state state.json --exit-codes "${PIPESTATUS[@]}" < target-output.jsonl
 
-A failing tap (wrong auth token) or target leaves a good state.json byte for byte and fails the pipe; the helper
-itself refuses empty, cut-off and bookmark-less output.
+A failing tap (wrong auth token) or target leaves a good state.json byte for byte, fails the block and names the side
+that failed; a failed first discovery leaves no catalog behind and the next run discovers again; the helper itself
+refuses empty, cut-off and bookmark-less output.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from twilio_sandbox import Faults, Sandbox, ScriptedFault
 
 STREAMS = {"accounts", "messages", "message_media", "calls", "usage_records"}
 SAVE_STATE = str(BIN / "tap-twilio-save-state")
+GOOD = {"bookmarks": {"messages": {"partitions": [{"context": {"account_sid": "AC1"}, "replication_key_value": "x"}]}}}
 
 
 def run_recipe(workdir: Path) -> subprocess.CompletedProcess[str]:
@@ -90,12 +93,17 @@ def test_stitch_style_pipe_keeps_the_last_good_state(
     (work / "config.json").write_text(json.dumps({**config, "auth_token": "0" * 32}))
     stderr = failed_run(work, good)
     assert "the target printed no state" in stderr
+    assert "tap-twilio-save-state: the tap failed (exit 1; see its error above)" in stderr
     (work / "config.json").write_text(json.dumps(config))
 
     # the target cannot reach its database
     bad_target = {**pg_target_config(pg_schema), "sqlalchemy_url": "postgresql+psycopg://root@127.0.0.1:1/test"}
     (work / "target.json").write_text(json.dumps(bad_target))
-    failed_run(work, good)
+    stderr = failed_run(work, good)
+    assert "tap-twilio-save-state: the target failed (exit 1; see its messages above)" in stderr
+    if "so the tap stopped" in stderr:  # the tap was still writing when the target died: one line, no traceback
+        assert "The target stopped reading the tap's output (broken pipe)" in stderr
+    assert "BrokenPipeError" not in stderr
     (work / "target.json").write_text(json.dumps(pg_target_config(pg_schema)))
 
     # the tap fails half-way (one subaccount's calls keep answering 503): the target commits what it received and
@@ -106,6 +114,7 @@ def test_stitch_style_pipe_keeps_the_last_good_state(
     half = run_recipe(work)
     assert half.returncode != 0 and "Sync failed" in half.stderr, half.stderr[-3000:]
     assert "tap-twilio-save-state: wrote state.json" in half.stderr
+    assert "tap-twilio-save-state: the tap failed (exit 1" in half.stderr
     partial = json.loads((work / "state.json").read_text())
     for stream in ("messages", "calls", "usage_records"):
         old, new = bookmarks_by_account(state1, stream), bookmarks_by_account(partial, stream)
@@ -135,11 +144,64 @@ def test_stitch_style_pipe_keeps_the_last_good_state(
     assert set(added) <= set(rows)
 
 
-def save_state(path: Path, stdin: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([SAVE_STATE, str(path)], input=stdin, capture_output=True, text=True, timeout=60, check=False)
+@requires_pg
+def test_a_failed_first_discovery_leaves_no_catalog_and_the_next_run_discovers(
+    tmp_path: Path,
+    sandbox: Sandbox,
+    config: dict[str, Any],
+    pg_schema: str,  # noqa: F811
+) -> None:
+    work = tmp_path / "job"
+    work.mkdir()
+    (work / "config.json").write_text(json.dumps({**config, "start_date": "yesterday"}))
+    (work / "target.json").write_text(json.dumps(pg_target_config(pg_schema)))
+
+    first = run_recipe(work)
+    assert first.returncode != 0
+    assert "Invalid config: start_date must be an ISO-8601 date" in first.stderr
+    assert not (work / "catalog.json").exists()
+
+    (work / "catalog.json").write_text("")  # what the old recipe left behind: rediscovered too
+    (work / "config.json").write_text(json.dumps({**config, "start_date": "2000-01-01T00:00:00Z"}))
+    good_run(work)
+    catalog = json.loads((work / "catalog.json").read_text())
+    assert {s["tap_stream_id"] for s in catalog["streams"]} >= STREAMS
+    assert "messages" in json.loads((work / "state.json").read_text())["bookmarks"]
 
 
-GOOD = {"bookmarks": {"messages": {"partitions": [{"context": {"account_sid": "AC1"}, "replication_key_value": "x"}]}}}
+def save_state(path: Path, stdin: str, *codes: int) -> subprocess.CompletedProcess[str]:
+    extra = ["--exit-codes", *map(str, codes)] if codes else []
+    return subprocess.run(
+        [SAVE_STATE, str(path), *extra], input=stdin, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@pytest.mark.parametrize(
+    ("codes", "output", "said", "saved"),
+    [
+        ((141, 1), "", "the target failed (exit 1; see its messages above), so the tap stopped", False),
+        ((1, 0), "", "the tap failed (exit 1; see its error above)", False),
+        ((1, 0), json.dumps(GOOD), "the tap failed (exit 1; see its error above)", True),
+        ((143, 0), json.dumps(GOOD), "the tap was interrupted (SIGTERM)", True),
+        ((0, 2), "", "the target failed (exit 2; see its messages above)", False),
+    ],
+)
+def test_save_state_names_the_side_that_failed_from_the_exit_codes(
+    tmp_path: Path, codes: tuple[int, int], output: str, said: str, *, saved: bool
+) -> None:
+    path = tmp_path / "state.json"
+    path.write_text("{}")
+    proc = save_state(path, output, *codes)
+    assert proc.returncode == 1
+    assert f"tap-twilio-save-state: {said}" in proc.stderr
+    assert "did the tap fail" not in proc.stderr
+    assert (json.loads(path.read_text()) == GOOD) is saved
+
+
+def test_save_state_without_exit_codes_blames_neither_side(tmp_path: Path) -> None:
+    proc = save_state(tmp_path / "state.json", "")
+    assert proc.returncode == 1
+    assert "the target printed no state (the tap or the target failed: see their messages above" in proc.stderr
 
 
 @pytest.mark.parametrize(

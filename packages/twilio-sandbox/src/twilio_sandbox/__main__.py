@@ -48,6 +48,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stall-seconds", type=float, default=5.0)
     p.add_argument("--fault-seed", type=int, default=0)
     p.add_argument("--concurrency-limit", type=int, default=None)
+    p.add_argument(
+        "--fail-above-page-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="answer 500/20500 to a PageSize above N (as Twilio does for big Usage Records pages)",
+    )
+    p.add_argument(
+        "--fail-above-page-size-path",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="only on lists whose path contains TEXT (repeatable; default: every list), e.g. Usage/Records",
+    )
     p.add_argument("--no-record-requests", action="store_true", help="do not keep the request log")
     p.add_argument(
         "--cache-responses",
@@ -89,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         rate_stall=args.rate_stall,
         stall_seconds=args.stall_seconds,
         seed=args.fault_seed,
+        fail_above_page_size=args.fail_above_page_size,
+        fail_above_page_size_paths=args.fail_above_page_size_path,
     )
     t0 = time.perf_counter()
     sb = Sandbox(

@@ -591,6 +591,8 @@ class Sandbox:
                 return pre, kind
         if method != "GET":
             return self._error(405, 20004, "Method not allowed"), kind
+        if self.faults.page_too_big(path, self._requested_page_size(params)):
+            return self._error(500, 20500, "Internal Server Error"), "page-size-500"
         cache_key = (principal.account.sid if principal.account else "", target, headers.get("Host"))
         cached = self._response_cache.get(cache_key) if self.cache_responses and kind is None else None
         if cached is not None:
@@ -863,6 +865,11 @@ class Sandbox:
         return Resp(200, dumps(doc), [])
 
     # ------------------------------------------------------------------ paging
+    @staticmethod
+    def _requested_page_size(params: Params) -> int | None:
+        sizes = [v for k, v in params if k == "PageSize"]
+        return int(sizes[-1]) if sizes and sizes[-1].isdigit() else None
+
     def _page_size(self, params: Params) -> int:
         raw = None
         for k, v in params:

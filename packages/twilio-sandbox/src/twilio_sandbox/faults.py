@@ -50,6 +50,10 @@ class Faults:
     stall_seconds: float = 5.0
     seed: int = 0
     scripted: list[ScriptedFault] = field(default_factory=list)
+    # Twilio failing on big pages (Usage Records at PageSize=1000): 500/20500 for a PageSize above this, on lists
+    # whose path contains one of `fail_above_page_size_paths` (every list when empty); smaller pages succeed
+    fail_above_page_size: int | None = None
+    fail_above_page_size_paths: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -62,6 +66,13 @@ class Faults:
                     sf.used += 1
                     return sf.kind
         return None
+
+    def page_too_big(self, path: str, page_size: int | None) -> bool:
+        """Whether this page is one Twilio fails on for its size."""
+        limit = self.fail_above_page_size
+        if limit is None or page_size is None or page_size <= limit:
+            return False
+        return not self.fail_above_page_size_paths or any(p in path for p in self.fail_above_page_size_paths)
 
     def draw(self) -> tuple[str | None, float]:
         """One seeded draw: (kind or None, an auxiliary uniform number)."""

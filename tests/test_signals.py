@@ -1,0 +1,78 @@
+"""SIGTERM and SIGINT (what Meltano, Airflow and Kubernetes send) on a real tap process: it stops starting requests,
+writes whole records and the STATE of what it finished, says so in one line, and exits 128 + signal within a few
+seconds; a run started from that STATE completes the sync without losing a record."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import TAP, TapRun, discover, parse_output, run_tap, select, tap_args
+from twilio_sandbox import Sandbox
+
+STREAMS = {"messages", "calls"}
+
+
+@pytest.fixture
+def slow_sandbox() -> Sandbox:
+    """Enough pages, slowly enough, that a sync is still running a moment after its first STATE."""
+    with Sandbox(seed=3, latency_ms=40, sizes={"messages": 3000, "calls": 1500}) as sb:
+        yield sb
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_ends_the_sync_with_its_finished_work_and_exit_128_plus_signal(
+    slow_sandbox: Sandbox, tmp_path: Path, signum: signal.Signals
+) -> None:
+    config = slow_sandbox.tap_config(max_concurrency=2, date_window_days=7, backoff_base_seconds=0.01)
+    catalog = select(discover(tmp_path, config), STREAMS)
+    proc = subprocess.Popen(
+        [*TAP, *tap_args(tmp_path, config, catalog=catalog)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    lines = []
+    states = 0
+    for line in proc.stdout:  # wait for a few checkpoints, then stop it mid-sync
+        lines.append(line)
+        states += line.startswith('{"type":"STATE"')
+        if states == 3:
+            break
+    proc.send_signal(signum)
+    requests_at_signal = slow_sandbox.stats.total
+    rest, stderr = proc.communicate(timeout=15)  # GRACE_SECONDS is 5: it is gone long before
+    lines += rest.splitlines(keepends=True)
+
+    assert proc.returncode == 128 + signum, stderr[-3000:]
+    assert "Traceback" not in stderr
+    assert "Gracefully shutting down" not in stderr
+    said = [line for line in stderr.splitlines() if f"Interrupted by {signum.name}" in line]
+    assert len(said) == 1, stderr[-3000:]
+    assert "STATE written, the next run resumes" in said[0] and "records" in said[0]
+    assert slow_sandbox.stats.total <= requests_at_signal + 2 * 2, "at most the requests in flight finish"
+    first = parse_output("".join(lines), TapRun(proc.returncode, "", stderr))  # every line whole JSON
+    assert lines[-1].startswith('{"type":"STATE"')
+    assert "progress" in first.state, "the interrupted run's resume marker is kept"
+    got = sum(len(first.records[s]) for s in STREAMS)
+    assert 0 < got < sum(len(slow_sandbox.expected(s)) for s in STREAMS), "stopped mid-sync"
+
+    second = run_tap(tmp_path, config, state=first.state, catalog=catalog)
+    assert "progress" not in second.state
+    for stream in STREAMS:
+        emitted = {r["sid"] for r in first.records[stream] + second.records[stream]}
+        assert emitted == {r["sid"] for r in slow_sandbox.expected(stream)}, stream
+
+
+def test_a_signal_before_the_sync_starts_is_one_line_too(tmp_path: Path, config: dict[str, Any]) -> None:
+    proc = subprocess.Popen(
+        [*TAP, *tap_args(tmp_path, config), "--discover"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode in {128 + signal.SIGTERM, -signal.SIGTERM}  # before Python installed a handler: the OS's
+    assert "Traceback" not in stderr
