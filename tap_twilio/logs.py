@@ -12,6 +12,7 @@ SDK_CHATTER = (  # logged by the SDK once per stream, partition or child stream:
     "Starting incremental sync of ",
     "Added '",
     "Skipping parse of env var settings",
+    "Skipping deselected stream ",
 )
 SDK_STREAM_ERROR = "An unhandled error occurred while syncing '%s'"
 
