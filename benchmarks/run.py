@@ -370,6 +370,9 @@ class Run:
     stdout_path: str | None = None
     stderr_path: str | None = None
     first_request_s: float | None = None  # process start to the sandbox's first request
+    by_account: dict[str, int] = field(default_factory=dict)  # requests per account (the sandbox's count)
+    max_in_flight_per_account: dict[str, int] = field(default_factory=dict)
+    mean_in_flight: float | None = None  # time-weighted, first request to last response (the sandbox's clock)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -453,6 +456,9 @@ def run_tap(label: str, tap: str, argv: list[str], sandbox: SandboxProcess, *, k
         stdout_path=str(stdout_path) if stdout_path else None,
         stderr_path=str(stderr_path),
         first_request_s=(stats["first_request_at"] - started_at) if stats.get("first_request_at") else None,
+        by_account=stats.get("by_account") or {},
+        max_in_flight_per_account=stats.get("max_in_flight_per_account") or {},
+        mean_in_flight=(stats["in_flight_seconds"] / stats["busy_span_s"]) if stats.get("busy_span_s") else None,
     )
     if log:
         note = "" if run.returncode == 0 else f"  EXIT {run.returncode} (see {stderr_path})"
@@ -624,6 +630,72 @@ def bookmark_starts(state: dict[str, Any], lookback_days: float, run_start: floa
                     ts = min(ts, run_start - back * 86400)
             starts[f"{stream}|{sid}"] = ts
     return starts
+
+
+def concurrency_caps(taps: Taps, config: dict[str, Any]) -> tuple[int, int | None]:
+    """(requests in flight for the whole process, for one account or None) from the tap's settings.
+
+    The process-wide cap is ``max_concurrency``; a per-account cap is any other integer setting whose name holds both
+    "concurrency" and "account" (the engine's per-account limit), when the tap has one.
+    """
+    process = int(taps.setting(config, "max_concurrency"))
+    per_account = None
+    for name in sorted(taps.defaults):
+        if "concurrency" in name and "account" in name and name != "max_concurrency":
+            value = taps.setting(config, name)
+            if isinstance(value, int) and value > 0:
+                per_account = value if per_account is None else min(per_account, value)
+    return process, per_account
+
+
+def closing_lines(run: Run, pattern: str = r"(?i)buffer|in flight|read ahead|Requests: ") -> list[str]:
+    """Our tap's closing log lines about buffers, read-ahead and requests (the last 40 lines of its stderr)."""
+    import re  # noqa: PLC0415
+
+    lines = Path(run.stderr_path or "").read_text(errors="replace").splitlines()[-40:]
+    return [line.strip()[-220:] for line in lines if re.search(pattern, line) and "METRIC" not in line]
+
+
+def verdict(name: str, value: float | None, op: str, goal: float, note: str = "") -> list[Any]:
+    """A summary row: name, value, goal, PASS/FAIL, note."""
+    ok = None if value is None else (value <= goal if op == "<=" else value >= goal)
+    return [name, value, f"{op} {goal:g}", "-" if ok is None else ("PASS" if ok else "FAIL"), note]
+
+
+def new_results() -> dict[str, Any]:
+    """The results every benchmark file starts with: when, where, and the command that made it."""
+    return {
+        "command": " ".join([".venv/bin/python", *(str(Path(a).relative_to(ROOT)) if a.startswith(str(ROOT))
+                                                    else a for a in [sys.argv[0], *sys.argv[1:]])]),
+        "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "host": platform.node(), "cpus": os.cpu_count(), "python": platform.python_version(),
+        "singerio": singerio.TAP_REQUIREMENT,
+    }
+
+
+def main_of(name: str, args: Any, body: Any, summary_rows: Any) -> int:
+    """Run one benchmark script: fresh log folder, both taps, ``body(taps, results)``, a summary, a results file."""
+    quick = bool(getattr(args, "quick", False))
+    out = Path(args.json) if args.json else HERE / f"results-{name}{'-quick' if quick else ''}.json"
+    if RUN_DIR.exists():
+        shutil.rmtree(RUN_DIR)
+    RUN_DIR.mkdir(parents=True)
+    print(f"tap-twilio {name} benchmark ({'quick' if quick else 'full'}) on {platform.node()}: {os.cpu_count()} CPUs,"
+          f" Python {platform.python_version()}; logs in {RUN_DIR}", flush=True)
+    started = time.time()
+    results = {**new_results(), "quick": quick}
+    try:
+        body(Taps(), results)
+    finally:
+        results["elapsed_s"] = time.time() - started
+        out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    rows = summary_rows(results)
+    results["summary"] = [dict(zip(["target", "value", "goal", "result", "note"], r, strict=True)) for r in rows]
+    show(table(f"SUMMARY ({name})", ["target", "value", "goal", "result", "note"], rows))
+    out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(f"results: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}; took {results['elapsed_s']:.0f} s",
+          flush=True)
+    return 0
 
 
 # ====================================================================================== scenarios
