@@ -30,7 +30,6 @@ sys.path.insert(0, str(HERE))
 import run as bench  # noqa: E402  # benchmarks/run.py: the sandbox process and the measured tap runs
 
 LATENCY_MS = 300
-TWILIO_MAX_PAGE = 1000  # PageSize above 1000 is error 20007
 TARGETS = {"backfill_over_lower_bound": 1.3, "backfill_rss_ratio": 2.0}
 FULL = {"messages": 200_000, "days": 400, "small": 20_000}
 QUICK = {"messages": 50_000, "days": 100, "small": 5_000}
@@ -57,7 +56,7 @@ def scenario_backfill(taps: bench.Taps, results: dict[str, Any], *, quick: bool)
     cap = min(process_cap, account_cap) if account_cap else process_cap
     latency = LATENCY_MS / 1000
     bound = big.requests * latency / cap
-    fewest = math.ceil(n / TWILIO_MAX_PAGE) + 1  # + the account listing
+    fewest = math.ceil(n / bench.TWILIO_MAX_PAGE) + 1  # + the account listing
     data_bound = fewest * latency / cap
     over = big.wall_s / bound
     rss_ratio = big.max_rss_mb / small.max_rss_mb
@@ -70,7 +69,7 @@ def scenario_backfill(taps: bench.Taps, results: dict[str, Any], *, quick: bool)
         + f"\n\nin-flight cap for one account: {cap} (process {process_cap}, per account {account_cap or '-'})"
         + f"\nlower bound = {big.requests} requests x {LATENCY_MS} ms / {cap} = {bound:.1f} s; wall "
           f"{big.wall_s:.1f} s = {over:.2f}x the lower bound (target <= {TARGETS['backfill_over_lower_bound']:g}x)"
-        + f"\nfewest requests the data allows: {fewest} (ceil({n:,} / {TWILIO_MAX_PAGE}) + the account listing); "
+        + f"\nfewest requests the data allows: {fewest} (ceil({n:,} / {bench.TWILIO_MAX_PAGE}) + the account listing); "
           f"ours {big.requests} = {big.requests / fewest:.2f}x; bound from it {data_bound:.1f} s, wall = "
           f"{big.wall_s / data_bound:.2f}x"
         + f"\npeak RSS {n:,} / {small_n:,} messages: {big.max_rss_mb:.0f} / {small.max_rss_mb:.0f} MB = "

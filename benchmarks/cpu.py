@@ -13,7 +13,7 @@ start-up included; each figure is the best (lowest) of ``--runs`` runs (default 
   minutes per run, so its marginal cost is measured between two smaller sizes; its cost per record does not fall
   with size, so this does not flatter it). Target: singer-io's over ours >= 80x.
 
-``--quick``: 5,000 messages (ours' marginal between 5,000 and 50,000, singer-io's between 1,000 and 5,000).
+``--quick``: 2,000 messages (ours' marginal between 2,000 and 20,000, singer-io's between 500 and 2,000).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import run as bench  # noqa: E402  # benchmarks/run.py: the sandbox process and 
 
 TARGETS = {"cpu_per_record_ratio": 50.0, "marginal_cpu_per_record_ratio": 80.0}
 FULL = {"base": 100_000, "ours_big": 1_000_000, "singerio_small": 20_000}
-QUICK = {"base": 5_000, "ours_big": 50_000, "singerio_small": 1_000}
+QUICK = {"base": 2_000, "ours_big": 20_000, "singerio_small": 500}
 
 
 def measure(taps: bench.Taps, sizes: dict[str, list[int]], runs: int) -> dict[tuple[str, int], list[bench.Run]]:
@@ -85,7 +85,8 @@ def scenario_cpu(taps: bench.Taps, results: dict[str, Any], *, quick: bool, runs
     results["cpu"] = {
         "runs_each": runs, "base": base, "ours_big": big, "singerio_small": small, "sandbox_cache": "off for both",
         "cpu_s": {f"{tap}|{n}": [r.cpu_s for r in runs_] for (tap, n), runs_ in sorted(measured.items())},
-        "records": {f"{tap}|{n}": [r.records["messages"] for r in runs_] for (tap, n), runs_ in sorted(measured.items())},
+        "records": {f"{tap}|{n}": [r.records["messages"] for r in runs_]
+                    for (tap, n), runs_ in sorted(measured.items())},
         "ours_us_per_record": ours_per * 1e6, "singerio_us_per_record": sio_per * 1e6, "ratio": ratio,
         "ours_marginal_us": ours_marginal * 1e6, "singerio_marginal_us": sio_marginal * 1e6,
         "marginal_ratio": marginal_ratio, "ours_fixed_cpu_s": best("ours", base) - ours_marginal * base,
@@ -110,7 +111,7 @@ def summary_rows(results: dict[str, Any]) -> list[list[Any]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="5,000 messages; marginal cost from smaller sizes")
+    parser.add_argument("--quick", action="store_true", help="2,000 messages; marginal cost from smaller sizes")
     parser.add_argument("--runs", type=int, default=3, help="runs of each tap at each size (the best counts)")
     parser.add_argument("--json", default=None, help="results file (default benchmarks/results-cpu[-quick].json)")
     args = parser.parse_args(argv)
