@@ -2,8 +2,8 @@
 
     .venv/bin/python benchmarks/backfill.py [--quick] [--json PATH]
 
-One account with 200,000 messages over 400 days, every response 300 ms late, only ``messages`` selected, the tap's
-default settings. Printed:
+One account with 200,000 messages over 398 days (a date filter may reach 400 days back), every response 300 ms late,
+only ``messages`` selected, the tap's default settings. Printed:
 
 * wall time against the lower bound ``requests x latency / in-flight cap``, where the cap is what one account may have
   in flight (the smaller of the tap's process-wide and per-account concurrency defaults; see ``concurrency_caps``)
@@ -31,7 +31,9 @@ import run as bench  # noqa: E402  # benchmarks/run.py: the sandbox process and 
 
 LATENCY_MS = 300
 TARGETS = {"backfill_over_lower_bound": 1.3, "backfill_rss_ratio": 2.0}
-FULL = {"messages": 200_000, "days": 400, "small": 20_000}
+# 398 days, not 400: Twilio (and the sandbox) refuse a DateSent filter older than 400 days, so the messages of the
+# first day or two of a 400-day history cannot be listed by date, by any tap
+FULL = {"messages": 200_000, "days": 398, "small": 20_000}
 QUICK = {"messages": 50_000, "days": 100, "small": 5_000}
 
 
