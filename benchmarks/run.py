@@ -8,10 +8,9 @@ machines are noisy: read the ratios, not the absolute figures). How it measures:
 * The sandbox (``twilio_sandbox.Sandbox``) runs in a separate process (``multiprocessing``, fork) that this
   script drives through a pipe: reset/read its request counters (total, per resource, max in flight), its own
   CPU time, flip its latency, mutate records, and compute the minimum number of requests from its data. Its CPU
-  is therefore never counted against a tap. For the CPU-bound scenario the sandbox process can also replay
-  responses it already built (a response cache keyed by method + URL + credentials, 200s only), so that a tap's
-  throughput is not capped by the sandbox generating records in pure Python on the same 2 cores; the cold
-  (uncached) figure is printed too.
+  is therefore never counted against a tap. The sandbox process can also replay responses it already built (a
+  response cache keyed by method + URL + credentials, 200s only; command ``set cache=True``); no scenario that
+  compares the two taps uses it, so both always meet the same cold sandbox.
 * Each tap is a subprocess with stdout to /dev/null (or to a file when its STATE or records are needed; read
   after the run). Wall time is measured around the process; CPU seconds (user + system) and peak RSS
   (``ru_maxrss``) come from ``os.wait4`` of that process only. Record counts come from the ``record_count``
@@ -21,8 +20,9 @@ machines are noisy: read the ratios, not the absolute figures). How it measures:
 Scenarios (issue 6):
 
 1. CPU-bound: 100,000 messages in one account, 0 ms latency, only ``messages`` selected: records/s and CPU s per
-   1,000 records, ours vs singer-io; plus a cProfile top-15 of our tap (main thread via ``python -m cProfile``,
-   worker threads via ``benchmarks/thread_profile.py``).
+   1,000 records, ours vs singer-io, best of three runs of each against the same cold sandbox (``cpu.measure``);
+   plus a cProfile top-15 of our tap (main thread via ``python -m cProfile``, worker threads via
+   ``benchmarks/thread_profile.py``).
 2. Latency-bound: 100 ms per response, main + 2 subaccounts, 2,000 messages (some with media), 500 calls,
    200 recordings, 50 conferences (with participants) per account, 90 days; messages, message_media, calls,
    recordings, conferences and conference_participants selected in both taps: wall time and requests, and the
@@ -73,7 +73,7 @@ sys.path.insert(0, str(ROOT))
 
 import singerio  # noqa: E402  # benchmarks/singerio.py
 
-RUN_DIR = ROOT / ".bench" / "last-run"
+RUN_DIR = Path(os.environ.get("BENCH_RUN_DIR") or ROOT / ".bench" / "last-run")  # wiped at every start
 # records are counted from the SDK's record_count METRIC lines, which the tap keeps at DEBUG unless asked
 os.environ.setdefault("TAP_TWILIO_METRICS_LOG_LEVEL", "INFO")
 RESULTS_JSON = HERE / "results-latest.json"
@@ -693,20 +693,18 @@ def main_of(name: str, args: Any, body: Any, summary_rows: Any) -> int:
 
 
 def scenario_cpu(taps: Taps, results: dict[str, Any], n_messages: int, repeats: int, thread_profile: bool) -> None:
-    print(f"\n== 1. CPU-bound: {n_messages:,} messages, one account, 0 ms latency, messages only", flush=True)
+    """CPU per record of both taps measured alike (``benchmarks/cpu.py``: best of ``repeats`` runs each, interleaved,
+    the same cold sandbox), then profiles of ours."""
+    import cpu  # noqa: PLC0415  # benchmarks/cpu.py imports this module
+
+    print(f"\n== 1. CPU-bound: {n_messages:,} messages, one account, 0 ms latency, messages only; {repeats} runs of "
+          "each tap, interleaved, the sandbox's response cache off for both", flush=True)
+    measured = cpu.measure(taps, {"ours": [n_messages], "singer-io": [n_messages]}, repeats)
+    ours_runs, sio_runs = measured[("ours", n_messages)], measured[("singer-io", n_messages)]
     with SandboxProcess(seed=1, subaccounts=0, days=90, sizes={"messages": n_messages},
                         record_requests=False) as sb:
         config = sb.config
-        ours_argv = taps.our_argv(config, "s1", ["messages"])
-        singer_argv = taps.singerio_argv(sb, "s1", ["messages"])
-        sb.call("set", cache=True)
-        cold = run_tap("s1-ours-cold-server", "ours", ours_argv, sb)  # also fills the response cache
-        cached = [run_tap("s1-ours-cached-1", "ours", ours_argv, sb)]
-        singer = run_tap("s1-singerio", "singer-io", singer_argv, sb)
-        for i in range(2, repeats + 1):
-            cached.append(run_tap(f"s1-ours-cached-{i}", "ours", ours_argv, sb))
-
-        # profiles (cached server): main thread with python -m cProfile; all threads with thread_profile.py
+        # profiles: main thread with python -m cProfile; all threads with thread_profile.py
         main_prof = RUN_DIR / "s1-ours.prof"
         prof_argv = taps.our_argv(config, "s1", ["messages"],
                                   prefix=[sys.executable, "-m", "cProfile", "-o", str(main_prof), "-m", "tap_twilio"])
@@ -719,49 +717,26 @@ def scenario_cpu(taps: Taps, results: dict[str, Any], n_messages: int, repeats: 
                                      prefix=[sys.executable, str(HERE / "thread_profile.py"), str(thr_main),
                                              str(thr_workers), "-m", "tap_twilio"])
             profiled.append(run_tap("s1-ours-thread-profile", "ours", thr_argv, sb))
-        sb.call("set", cache=False)
 
-    def agg(runs: list[Run]) -> dict[str, Any]:
-        med = statistics.median
-        return {
-            "runs": len(runs),
-            "wall_s": med(r.wall_s for r in runs),
-            "cpu_s": med(r.cpu_s for r in runs),
-            "records": med(r.records.get("messages", 0) for r in runs),
-            "records_per_s": med(r.records_per_s("messages") for r in runs),
-            "cpu_s_per_1k": med(r.cpu_s_per_1k("messages") for r in runs),
-            "records_per_cpu_s": med(r.records.get("messages", 0) / r.cpu_s for r in runs),
-            "sandbox_cpu_s": med(r.sandbox_cpu_s for r in runs),
-            "requests": med(r.requests for r in runs),
-            "max_rss_mb": max(r.max_rss_mb for r in runs),
-            "wall_s_all": [round(r.wall_s, 2) for r in runs],
-        }
+    def per_1k(run: Run) -> float:
+        return run.cpu_s_per_1k("messages")
 
-    ours_c, ours_cold, sio = agg(cached), agg([cold]), agg([singer])
-    rows = []
-    for name, a in ((f"ours, cached server (median of {len(cached)})", ours_c), ("ours, cold server", ours_cold),
-                    ("singer-io 0.2.2", sio)):
-        rows.append([name, int(a["records"]), a["wall_s"], a["records_per_s"], a["cpu_s"], f"{a['cpu_s_per_1k']:.4f}",
-                     a["records_per_cpu_s"], int(a["requests"]), a["max_rss_mb"], a["sandbox_cpu_s"]])
-    best = min(cached, key=lambda r: r.cpu_s_per_1k("messages"))
-    ratio_cpu_best = sio["cpu_s_per_1k"] / best.cpu_s_per_1k("messages")
-    ratio = ours_c["records_per_s"] / sio["records_per_s"]
-    ratio_cold = ours_cold["records_per_s"] / sio["records_per_s"]
-    ratio_cpu = ours_c["records_per_cpu_s"] / sio["records_per_cpu_s"]
-    show(table("Scenario 1 - CPU-bound (records = messages emitted; CPU = tap process user+sys; wall includes "
-               "interpreter start-up)",
-               ["run", "records", "wall s", "records/s", "CPU s", "CPU s/1k rec", "rec/CPU-s", "requests",
-                "peak RSS MB", "sandbox CPU s"], rows)
-         + f"\n\nour cached-server runs, wall s: {ours_c['wall_s_all']}"
-         + f"\nratio ours/singer-io, records/s: {ratio:.1f}x (cached server), {ratio_cold:.1f}x (cold server);"
-           f" records per CPU-second: {ratio_cpu:.1f}x"
-         + f"\nCPU seconds per record, singer-io / ours (best of our {len(cached)} cached-server runs, start-up "
-           f"included): {ratio_cpu_best:.1f}x ({best.cpu_s_per_1k('messages'):.4f} vs {sio['cpu_s_per_1k']:.4f} s"
-           " per 1,000 records)"
-         + "\n(cold server: the sandbox builds every page in pure Python on the same 2 cores, which caps our wall"
-           " time; cached server: it replays pages it built before, as a real API is not on the tap's machine;"
-           " singer-io's requests are all distinct, so it always meets a cold server, but needs little of it:"
-           " see its sandbox CPU)")
+    ours_best, sio_best = min(ours_runs, key=per_1k), min(sio_runs, key=per_1k)
+    ours_med = statistics.median(per_1k(r) for r in ours_runs)
+    sio_med = statistics.median(per_1k(r) for r in sio_runs)
+    ratio_best, ratio_median = per_1k(sio_best) / per_1k(ours_best), sio_med / ours_med
+    ratio_rps = (statistics.median(r.records_per_s("messages") for r in ours_runs)
+                 / statistics.median(r.records_per_s("messages") for r in sio_runs))
+    rows = [[r.label, r.records.get("messages", 0), r.wall_s, r.records_per_s("messages"), r.cpu_s,
+             f"{per_1k(r):.4f}", r.requests, r.max_rss_mb, r.sandbox_cpu_s] for r in [*ours_runs, *sio_runs]]
+    show(table("Scenario 1 - CPU-bound (records = messages emitted; CPU = tap process user+sys, start-up included)",
+               ["run", "records", "wall s", "records/s", "CPU s", "CPU s/1k rec", "requests", "peak RSS MB",
+                "sandbox CPU s"], rows)
+         + f"\n\nCPU seconds per record, singer-io / ours, best of {repeats} each: {ratio_best:.1f}x "
+           f"({per_1k(ours_best):.4f} vs {per_1k(sio_best):.4f} s per 1,000 records); median of each: "
+           f"{ratio_median:.1f}x"
+         + f"\nrecords per second, ours / singer-io (medians; the sandbox builds every page for both): "
+           f"{ratio_rps:.1f}x")
     profiles = results.setdefault("profiles", {})
     text = profile_top(main_prof, "tottime")
     profiles["s1 main thread by self time"] = text
@@ -776,15 +751,11 @@ def scenario_cpu(taps: Taps, results: dict[str, Any], n_messages: int, repeats: 
         show("Profile of our tap, scenario 1, worker threads merged (thread_profile.py, per-thread CPU timer)\n"
              + text)
     results["scenario1"] = {
-        "messages": n_messages,
-        "ours_cached": ours_c,
-        "ours_cold": ours_cold,
-        "singerio": sio,
-        "ratio_records_per_s_cached": ratio,
-        "ratio_records_per_s_cold": ratio_cold,
-        "ratio_records_per_cpu_s": ratio_cpu,
-        "ratio_cpu_per_record_best_of_runs": ratio_cpu_best,
-        "runs": [asdict(r) for r in [cold, *cached, singer, *profiled]],
+        "messages": n_messages, "runs_each": repeats, "sandbox_cache": "off for both",
+        "ours_cpu_s_per_1k": [per_1k(r) for r in ours_runs], "singerio_cpu_s_per_1k": [per_1k(r) for r in sio_runs],
+        "ratio_cpu_per_record_best_of_runs": ratio_best, "ratio_cpu_per_record_median": ratio_median,
+        "ratio_records_per_s": ratio_rps,
+        "runs": [asdict(r) for r in [*ours_runs, *sio_runs, *profiled]],
     }
 
 
@@ -952,14 +923,12 @@ def summary(results: dict[str, Any]) -> None:
     t = TARGETS
     if "scenario1" in results:
         s1 = results["scenario1"]
-        add("1 CPU s per record singer-io/ours, best of 3", s1["ratio_cpu_per_record_best_of_runs"],
-            f">= {t['cpu_per_record_ratio']:g}x", s1["ratio_cpu_per_record_best_of_runs"] >= t["cpu_per_record_ratio"],
-            "start-up included")
-        add("1 CPU: records/s ours/singer-io", s1["ratio_records_per_s_cached"],
-            f">= {t['cpu_records_per_s_ratio']:g}x",
-            s1["ratio_records_per_s_cached"] >= t["cpu_records_per_s_ratio"],
-            f"cached server; cold server {s1['ratio_records_per_s_cold']:.1f}x, per CPU-s "
-            f"{s1['ratio_records_per_cpu_s']:.1f}x")
+        add(f"1 CPU s per record singer-io/ours, best of {s1['runs_each']} each",
+            s1["ratio_cpu_per_record_best_of_runs"], f">= {t['cpu_per_record_ratio']:g}x",
+            s1["ratio_cpu_per_record_best_of_runs"] >= t["cpu_per_record_ratio"],
+            f"median of each {s1['ratio_cpu_per_record_median']:.1f}x; start-up included")
+        add("1 CPU: records/s ours/singer-io", s1["ratio_records_per_s"], f">= {t['cpu_records_per_s_ratio']:g}x",
+            s1["ratio_records_per_s"] >= t["cpu_records_per_s_ratio"], "medians; the same cold sandbox for both")
     if "scenario2" in results:
         s2 = results["scenario2"]
         note = f"{s2['singerio']['wall_s']:.1f} s vs {s2['ours']['wall_s']:.1f} s"
@@ -994,7 +963,7 @@ def summary(results: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="memory scenario at 200,000 instead of 1,000,000 "
-                        "messages, one cached run instead of three")
+                        "messages, one run of each tap instead of three")
     parser.add_argument("--only", default="1,2,3,4,5", help="scenarios to run (2, 3 and 5 share runs)")
     parser.add_argument("--messages", type=int, default=100_000, help="messages of the CPU-bound scenario")
     parser.add_argument("--s2-messages", type=int, default=S2_SIZES["messages"],
