@@ -74,6 +74,9 @@ def scenario_backfill(taps: bench.Taps, results: dict[str, Any], *, quick: bool)
         + f"\nfewest requests the data allows: {fewest} (ceil({n:,} / {bench.TWILIO_MAX_PAGE}) + the account listing); "
           f"ours {big.requests} = {big.requests / fewest:.2f}x; bound from it {data_bound:.1f} s, wall = "
           f"{big.wall_s / data_bound:.2f}x"
+        + f"\nthe sandbox served it with {big.sandbox_cpu_s:.1f} CPU s "
+          f"({big.sandbox_cpu_s / big.requests * 1000:.0f} ms a page) and a peak RSS of "
+          f"{big.sandbox_rss_mb or 0:.0f} MB (it builds each record from its index and holds none)"
         + f"\npeak RSS {n:,} / {small_n:,} messages: {big.max_rss_mb:.0f} / {small.max_rss_mb:.0f} MB = "
           f"{rss_ratio:.2f}x (target <= {TARGETS['backfill_rss_ratio']:g}x)"
         + ("\nthe tap's closing lines:\n  " + "\n  ".join(closing) if closing else ""))
@@ -84,6 +87,7 @@ def scenario_backfill(taps: bench.Taps, results: dict[str, Any], *, quick: bool)
         "over_data_bound": big.wall_s / data_bound, "mean_in_flight": big.mean_in_flight,
         "max_in_flight": big.max_in_flight, "cpu_s": big.cpu_s, "rss_mb": big.max_rss_mb,
         "small_messages": small_n, "small_rss_mb": small.max_rss_mb, "rss_ratio": rss_ratio,
+        "sandbox_cpu_s": big.sandbox_cpu_s, "sandbox_rss_mb": big.sandbox_rss_mb,
         "closing_lines": closing, "targets": TARGETS,
     }
 

@@ -262,6 +262,7 @@ def _sandbox_child(conn: Any, kwargs: dict[str, Any]) -> None:
                     snap["sandbox_errors"] = len(errors)
                     snap["first_sandbox_error"] = errors[0] if errors else None
                 snap["cpu"] = cpu()
+                snap["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
                 snap["first_request_at"] = first_request["at"]
                 snap["cached_responses"] = len(cache)
                 result = snap
@@ -364,6 +365,7 @@ class Run:
     by_account: dict[str, int] = field(default_factory=dict)  # requests per account (the sandbox's count)
     max_in_flight_per_account: dict[str, int] = field(default_factory=dict)
     mean_in_flight: float | None = None  # time-weighted, first request to last response (the sandbox's clock)
+    sandbox_rss_mb: float | None = None  # the sandbox process's peak RSS so far
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -450,6 +452,7 @@ def run_tap(label: str, tap: str, argv: list[str], sandbox: SandboxProcess, *, k
         by_account=stats.get("by_account") or {},
         max_in_flight_per_account=stats.get("max_in_flight_per_account") or {},
         mean_in_flight=(stats["in_flight_seconds"] / stats["busy_span_s"]) if stats.get("busy_span_s") else None,
+        sandbox_rss_mb=stats.get("maxrss_mb"),
     )
     if log:
         note = "" if run.returncode == 0 else f"  EXIT {run.returncode} (see {stderr_path})"
