@@ -477,12 +477,18 @@ class Taps:
         subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "tap_twilio")], check=True)
         exe = ROOT / ".venv" / "bin" / "tap-twilio"
         self.ours = [str(exe)] if exe.exists() else [sys.executable, "-m", "tap_twilio"]
-        self.singerio_python = singerio.ensure_venv(SINGERIO_VENV)
+        self._singerio_python: Path | None = None
         self._our_catalog: dict[str, Any] | None = None
         about = subprocess.run([*self.ours, "--about", "--format", "json"], capture_output=True, text=True,
                                check=True, cwd=ROOT)
         props = json.loads(about.stdout)["settings"]["properties"]
         self.defaults = {k: v.get("default") for k, v in props.items()}
+
+    def singerio_python(self) -> Path:
+        """singer-io's interpreter, installed from PyPI into SINGERIO_VENV when a scenario first needs it."""
+        if self._singerio_python is None:
+            self._singerio_python = singerio.ensure_venv(SINGERIO_VENV)
+        return self._singerio_python
 
     def setting(self, config: dict[str, Any], name: str) -> Any:
         return config.get(name, self.defaults.get(name))
@@ -521,8 +527,8 @@ class Taps:
         catalog_path = RUN_DIR / f"catalog-singerio-{name}.json"
         singerio.write_config(config_path, sandbox.main, sandbox.auth_token, sandbox.config["start_date"],
                               sandbox.url)
-        singerio.discover_catalog(self.singerio_python, sandbox.url, config_path, catalog_path, streams)
-        return singerio.command(self.singerio_python, sandbox.url, config_path, catalog_path, None)
+        singerio.discover_catalog(self.singerio_python(), sandbox.url, config_path, catalog_path, streams)
+        return singerio.command(self.singerio_python(), sandbox.url, config_path, catalog_path, None)
 
 
 # ====================================================================================== helpers
