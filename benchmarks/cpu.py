@@ -51,8 +51,9 @@ def measure(taps: bench.Taps, sizes: dict[str, list[int]], runs: int) -> dict[tu
     return out
 
 
-def scenario_cpu(taps: bench.Taps, results: dict[str, Any], *, quick: bool, runs: int) -> None:
-    shape = QUICK if quick else FULL
+def scenario_cpu(taps: bench.Taps, results: dict[str, Any], *, quick: bool, runs: int,
+                 sizes: dict[str, int] | None = None) -> None:
+    shape = sizes or (QUICK if quick else FULL)
     base, big, small = shape["base"], shape["ours_big"], shape["singerio_small"]
     print(f"\n== CPU per record: {base:,} messages, one account, 0 ms, messages only; best of {runs} runs each; "
           f"marginal cost: ours {base:,} -> {big:,}, singer-io {small:,} -> {base:,}", flush=True)
@@ -113,10 +114,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="2,000 messages; marginal cost from smaller sizes")
     parser.add_argument("--runs", type=int, default=3, help="runs of each tap at each size (the best counts)")
+    parser.add_argument("--sizes", help="messages as BASE,OURS_BIG,SINGERIO_SMALL (default 100000,1000000,20000)")
     parser.add_argument("--json", default=None, help="results file (default benchmarks/results-cpu[-quick].json)")
     args = parser.parse_args(argv)
+    sizes = dict(zip(("base", "ours_big", "singerio_small"), map(int, args.sizes.split(",")), strict=True)) \
+        if args.sizes else None
     return bench.main_of("cpu", args,
-                         lambda taps, results: scenario_cpu(taps, results, quick=args.quick, runs=args.runs),
+                         lambda taps, results: scenario_cpu(taps, results, quick=args.quick, runs=args.runs,
+                                                            sizes=sizes),
                          summary_rows)
 
 

@@ -57,6 +57,7 @@ import platform
 import pstats
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -684,8 +685,14 @@ def main_of(name: str, args: Any, body: Any, summary_rows: Any) -> int:
           f" Python {platform.python_version()}; logs in {RUN_DIR}", flush=True)
     started = time.time()
     results = {**new_results(), "quick": quick}
+    # SIGTERM (and SIGINT, which a shell's background job ignores otherwise) stop the run but keep what it measured
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         body(Taps(), results)
+    except BaseException as exc:  # the parts that finished are kept, and the file says the run stopped
+        results["interrupted"] = f"{type(exc).__name__}: {exc}"[:500]
+        raise
     finally:
         results["elapsed_s"] = time.time() - started
         out.write_text(json.dumps(results, indent=2, default=str) + "\n")

@@ -1,11 +1,12 @@
 """Checks and rewrites the figures of docs/performance.md from the benchmark results files they cite.
 
-    .venv/bin/python tools/performance_figures.py [--from results-performance.json] [--check]
+    .venv/bin/python tools/performance_figures.py [--repoint OLD:NEW ...] [--check]
 
 A figure is written with the results file and the key it comes from right after it, in an HTML comment Markdown does
 not show: ``**12.2x<!-- results-performance.json backfill.over_lower_bound -->**`` (the key is a dotted path into the
-JSON). Without ``--check`` every such figure is rewritten from its file, with the decimals it has; ``--from`` first
-points every figure at another results file (after a full run: ``--from results-performance.json``). With ``--check``
+JSON). Without ``--check`` every such figure is rewritten from its file, with the decimals it has; ``--repoint``
+first points the figures of results file OLD at results file NEW (the same keys), and the page's mentions of OLD and
+of its command at NEW and NEW's command. With ``--check``
 nothing is written and every problem is printed: a figure that differs from its file, a key the file lacks, a figure
 in a table row without a source (targets, written after a less-or-equal or greater-or-equal sign, need none).
 """
@@ -90,23 +91,34 @@ def refresh(text: str, files: dict[str, dict[str, Any]]) -> str:
     return MARKED.sub(one, text)
 
 
+def repoint(text: str, old: str, new: str) -> str:
+    """``text`` with the figures of results file ``old`` taken from ``new``, and its file name and command too."""
+    text = MARKED.sub(lambda m: m.group(0).replace(m.group(3), new, 1) if m.group(3) == old else m.group(0), text)
+    old_command = json.loads((BENCHMARKS / old).read_text()).get("command") if (BENCHMARKS / old).exists() else None
+    new_command = json.loads((BENCHMARKS / new).read_text()).get("command")
+    if old_command and new_command:
+        text = text.replace(f"`{old_command}`", f"`{new_command}`")
+    return text.replace(f"`benchmarks/{old}`", f"`benchmarks/{new}`")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--from", dest="source", help="point every figure at this results file first")
+    parser.add_argument(
+        "--repoint",
+        action="append",
+        default=[],
+        metavar="OLD:NEW",
+        help="take the figures of results file OLD from NEW (repeatable)",
+    )
     parser.add_argument("--check", action="store_true", help="only report problems (exit 1 if any)")
     parser.add_argument("--doc", default=str(DOC))
     args = parser.parse_args(argv)
     doc = Path(args.doc)
     text = doc.read_text()
-    if args.source and not args.check:
-        text = MARKED.sub(lambda m: m.group(0).replace(m.group(3), args.source, 1), text)
-        old = {name for _s, name, _p in marked_figures(doc.read_text())}
-        for name in old:  # the command that made the results, where the page names it
-            content = json.loads((BENCHMARKS / name).read_text()) if (BENCHMARKS / name).exists() else {}
-            new = json.loads((BENCHMARKS / args.source).read_text())
-            if content.get("command") and new.get("command"):
-                text = text.replace(f"`{content['command']}`", f"`{new['command']}`")
-            text = text.replace(f"`benchmarks/{name}`", f"`benchmarks/{args.source}`")
+    if not args.check:
+        for pair in args.repoint:
+            old, _, new = pair.partition(":")
+            text = repoint(text, old, new)
     files = results_files(text)
     if not args.check:
         text = refresh(text, files)
