@@ -733,6 +733,24 @@ def test_concurrency_limit_429():
         assert res.count(200) == 4 and sb.stats.max_in_flight >= 3
 
 
+def test_stats_count_requests_per_account_and_the_mean_in_flight():
+    """The benchmarks read requests per account and the time-weighted requests in flight from the sandbox."""
+    with Sandbox(seed=1, now=NOW, subaccounts=1, latency_ms=200) as sb:
+        auth = (sb.main_account_sid, sb.main_auth_token)
+        urls = [sb.url + acct_path(sb, "Queues.json", a) for a in sb.account_sids]
+        with ThreadPoolExecutor(4) as ex:  # 3 + 1 requests at once: 4 in flight for ~200 ms
+            list(ex.map(lambda u: requests.get(u, auth=auth, timeout=10).status_code, [urls[0]] * 3 + [urls[1]]))
+        snap = sb.stats.snapshot()
+        assert snap["by_account"] == {urls_account: n for urls_account, n in zip(sb.account_sids, (3, 1), strict=True)}
+        mean = snap["in_flight_seconds"] / snap["busy_span_s"]
+        assert 1.5 < mean <= 4.0, snap  # about 4 (less when the machine starts the threads late)
+        sb.reset_stats()  # one request alone: one in flight
+        requests.get(urls[1], auth=auth, timeout=10)
+        snap = sb.stats.snapshot()
+        assert snap["by_account"] == {sb.account_sids[1]: 1}
+        assert snap["in_flight_seconds"] / snap["busy_span_s"] == pytest.approx(1.0)
+
+
 def test_stats_and_tap_config(sb):
     sb.reset_stats()
     s = session(sb)

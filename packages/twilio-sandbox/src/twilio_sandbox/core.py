@@ -111,7 +111,8 @@ CACHE_MAX_BYTES = 1 << 30
 
 
 class Stats:
-    """Thread-safe request counters."""
+    """Thread-safe request counters, and the time-weighted number of requests in flight (``in_flight_seconds``
+    over ``last_end - first_begin`` is the mean concurrency a benchmark reports)."""
 
     def __init__(self, record_requests: bool = True) -> None:
         self._lock = threading.Lock()
@@ -122,6 +123,7 @@ class Stats:
         with self._lock:
             self.total = 0
             self.by_resource: collections.Counter[str] = collections.Counter()
+            self.by_account: collections.Counter[str] = collections.Counter()
             self.by_status: collections.Counter[int] = collections.Counter()
             self.faults: collections.Counter[str] = collections.Counter()
             self.in_flight = 0
@@ -129,13 +131,27 @@ class Stats:
             self.in_flight_per_account: collections.Counter[str] = collections.Counter()
             self.max_in_flight_per_account: dict[str, int] = {}
             self.requests: list[tuple[str, str]] = []
+            self.in_flight_seconds = 0.0
+            self.first_begin: float | None = None
+            self.last_end: float | None = None
+            self._changed = 0.0
+
+    def _integrate(self) -> float:
+        now = time.monotonic()
+        self.in_flight_seconds += self.in_flight * (now - self._changed)
+        self._changed = now
+        return now
 
     def begin(self, method: str, path_q: str, resource: str, acct: str) -> int:
         with self._lock:
             self.total += 1
             self.by_resource[resource] += 1
+            self.by_account[acct] += 1
             if self.record_requests:
                 self.requests.append((method, path_q))
+            now = self._integrate()
+            if self.first_begin is None:
+                self.first_begin = now
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             n = self.in_flight_per_account[acct] + 1
@@ -146,6 +162,7 @@ class Stats:
 
     def end(self, acct: str, status: int, fault: str | None) -> None:
         with self._lock:
+            self.last_end = self._integrate()
             self.in_flight -= 1
             self.in_flight_per_account[acct] -= 1
             self.by_status[status] += 1
@@ -157,11 +174,16 @@ class Stats:
             return {
                 "total": self.total,
                 "by_resource": dict(self.by_resource),
+                "by_account": dict(self.by_account),
                 "by_status": dict(self.by_status),
                 "faults": dict(self.faults),
                 "max_in_flight": self.max_in_flight,
                 "max_in_flight_per_account": dict(self.max_in_flight_per_account),
                 "requests": list(self.requests),
+                "in_flight_seconds": self.in_flight_seconds,
+                "busy_span_s": (self.last_end - self.first_begin)
+                if self.first_begin is not None and self.last_end is not None
+                else 0.0,
             }
 
 
