@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import subprocess
@@ -14,12 +13,8 @@ from typing import Any
 
 import pytest
 from twilio_sandbox import Sandbox
-from twilio_sandbox.insights import call_summary, conference_summary, participant_summaries
-
-from tap_twilio.dates import format_iso, to_iso
 
 TAP = [sys.executable, "-m", "tap_twilio"]
-KEPT_30_DAYS = {"call_summaries", "conference_summaries", "conference_participant_summaries", "monitor_events"}
 FAST_RETRIES = {"backoff_base_seconds": 0.01, "backoff_max_seconds": 0.05}
 
 
@@ -134,31 +129,6 @@ def select(catalog: dict[str, Any], streams: set[str]) -> dict[str, Any]:
             if item["breadcrumb"] == []:
                 item["metadata"]["selected"] = chosen
     return catalog
-
-
-def served(sb: Sandbox, stream: str, account: str | None) -> list[dict[str, Any]]:
-    """What the tap reads of a stream: deleted recordings too; what Twilio keeps from 30 days ago (less the tap's
-    hour of margin) for Insights and Monitor events."""
-    if stream == "recordings":
-        return sb.expected(stream, account, include_soft_deleted=True)
-    if stream not in KEPT_30_DAYS:
-        return sb.expected(stream, account)
-    now = sb.clock()
-    floor = format_iso(dt.datetime.fromtimestamp(now, dt.timezone.utc) - dt.timedelta(days=30, hours=-1))
-    if stream == "monitor_events":
-        return [r for r in sb.expected(stream, account) if (to_iso(r["event_date"]) or "") >= floor]
-    insights = next(h for h in sb.products.handlers if "call_summaries" in h.resources())
-    if not insights.enabled(sb.accounts_by_sid[str(account)]):
-        return []  # no Voice Insights Advanced Features: skipped
-    if stream == "call_summaries":
-        summaries = [call_summary(c, now) for c in sb.expected("calls", account)]
-        return [s for s in summaries if s and (to_iso(s["start_time"]) or "") >= floor]
-    out = []
-    for conference in sb.expected("conferences", account):
-        summary = conference_summary(conference, now)
-        if (to_iso(summary["create_time"]) or "") >= floor:
-            out += [summary] if stream == "conference_summaries" else participant_summaries(conference, now)
-    return out
 
 
 @pytest.fixture

@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FAST_RETRIES, discover, select, served, tap_args
+from conftest import FAST_RETRIES, discover, select, tap_args
 from twilio_sandbox import Sandbox
 
 from tap_twilio.dates import to_iso
+from tests.exact import served
 
 BIN = Path(sys.executable).parent
 PG_DSN = "host=127.0.0.1 port=5432 user=root dbname=test connect_timeout=3"

@@ -434,9 +434,12 @@ def test_api_keys(sb):
     assert main.get(sb.url + f"{V}/Accounts/{sub}.json", timeout=10).status_code == 200
     r = main.get(sb.url + acct_path(sb, "Calls.json", sub), timeout=10)
     assert r.status_code == 403 and r.json()["code"] == 20003
-    assert session(sb, (sb.main_account_sid, sb.main_auth_token)).get(
-        sb.url + acct_path(sb, "Calls.json", sub), timeout=10
-    ).status_code == 200
+    assert (
+        session(sb, (sb.main_account_sid, sb.main_auth_token))
+        .get(sb.url + acct_path(sb, "Calls.json", sub), timeout=10)
+        .status_code
+        == 200
+    )
     keys = {k["sid"] for k in sb.expected("keys", sb.main_account_sid)}
     assert {sb.api_keys["main"][0], sb.api_keys["standard"][0]} <= keys
 
