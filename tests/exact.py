@@ -239,7 +239,7 @@ def assert_exact(
             if all(diffs):
                 problems += diffs[0]
         if every:
-            missing = set(expected) - set(seen)
+            missing = set(expected) - set(seen) - _expiring(stream, expected)
             repeated = [k for k, n in seen.items() if n > 1]
             if missing:
                 problems.append(f"{stream}: {len(missing)} records not emitted, e.g. {sorted(missing, key=str)[:3]}")
@@ -249,6 +249,20 @@ def assert_exact(
                 problems.append(f"{stream}: the sandbox serves nothing, so the comparison proves nothing")
     assert not problems, f"{len(problems)} differences:\n" + "\n".join(problems[:40])
     return emitted
+
+
+def _expiring(stream: str, expected: dict[Key, list[dict[str, Any]]]) -> set[Key]:
+    """Alerts Twilio keeps for 30 days: with the sandbox's clock held, the tap's own clock (the real one) may have
+    moved a later run's 30-day floor past an alert the sandbox still serves; those are not required (a record a run
+    emits is still compared)."""
+    if stream != "alerts":
+        return set()
+    edge = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=30, minutes=-10)
+    return {
+        k
+        for k, records in expected.items()
+        if all(dt.datetime.fromisoformat(r["date_created"]) < edge for r in records)
+    }
 
 
 def hold_clock(sb: Sandbox) -> None:
