@@ -9,6 +9,7 @@ import pytest
 from twilio_sandbox import Faults, Sandbox, ScriptedFault
 
 from tests.conftest import FAST_RETRIES, discover, run_tap, select
+from tests.exact import assert_exact, hold_clock
 
 
 def record_keys(run):
@@ -25,6 +26,7 @@ def error_lines(stderr: str) -> list[str]:
 
 def test_a_sync_full_of_faults_emits_exactly_the_records_of_a_clean_sync(tmp_path):
     with Sandbox(seed=21, subaccounts=2, days=60, sizes={"messages": 400, "calls": 200}) as sb:
+        hold_clock(sb)
         config = sb.tap_config(page_size=100, request_timeout_seconds=0.5, max_retries=12, **FAST_RETRIES)
         clean = run_tap(tmp_path, config)
         sb.faults = Faults(
@@ -38,6 +40,7 @@ def test_a_sync_full_of_faults_emits_exactly_the_records_of_a_clean_sync(tmp_pat
         )
         sb.reset_stats()
         faulty = run_tap(tmp_path, config)
+        assert_exact(sb, faulty.stdout, config["start_date"])  # every record of every stream, each as served
         assert record_keys(faulty) == record_keys(clean)
         for stream in clean.records:
             assert len(faulty.records[stream]) == len(clean.records[stream]), stream
