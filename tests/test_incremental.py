@@ -81,7 +81,10 @@ def test_second_run_picks_up_new_and_changed_records_and_nothing_older_than_the_
         config = sb.tap_config(lookback_days=2, **FAST_RETRIES)
         streams = {"messages", "calls", "recordings", "conferences", "usage_records", "addresses"}
         catalog = select(discover(tmp_path, config), streams)
+        hold_clock(sb)  # today's usage moves with the clock: served = compared
         first = run_tap(tmp_path, config, catalog=catalog)
+        assert_exact(sb, first.stdout, config["start_date"])
+        hold_clock(sb)  # changes are stamped after the first run started
         now = dt.datetime.now(UTC)
         sub = sb.account_sids[1]
         # late changes to recent records (inside the lookback)
@@ -109,6 +112,7 @@ def test_second_run_picks_up_new_and_changed_records_and_nothing_older_than_the_
         time.sleep(1.1)  # a run reads up to its start second; changes made in that second are next run's
 
         second = run_tap(tmp_path, config, catalog=catalog, state=first.state)
+        assert_exact(sb, second.stdout, config["start_date"], every=False)  # each record as the sandbox has it now
         by_sid = {r["sid"]: r for r in second.records["messages"]}
         assert by_sid[changed_message["sid"]]["status"] == "delivered"
         assert str(by_sid[changed_message["sid"]]["price"]) == "-0.0079"
