@@ -18,35 +18,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FAST_RETRIES, discover, select, tap_args
+from conftest import FAST_RETRIES, PG_DSN, SQLALCHEMY_URL, discover, select, tap_args
 from twilio_sandbox import Sandbox
 
 from tap_twilio.dates import to_iso
 from tests.exact import served
 
 BIN = Path(sys.executable).parent
-PG_DSN = "host=127.0.0.1 port=5432 user=root dbname=test connect_timeout=3"
-SQLALCHEMY_URL = "postgresql+psycopg://root@127.0.0.1:5432/test"
 ALL_ACCOUNTS = "*"  # the accounts stream is keyed by its own sid
 
 
-def pg_problem() -> str | None:
-    """Why PostgreSQL cannot be used here, or None."""
-    try:
-        import psycopg  # noqa: PLC0415
-    except ImportError as exc:  # pragma: no cover - psycopg is a test dependency
-        return f"psycopg is not installed ({exc})"
-    try:
-        with psycopg.connect(PG_DSN) as conn:
-            conn.execute("select 1")
-    except psycopg.Error as exc:
-        return f"PostgreSQL is not reachable at 127.0.0.1:5432 (user root, database test): {exc}".strip()
-    return None
-
-
-PG_PROBLEM = pg_problem()
-requires_pg = pytest.mark.skipif(PG_PROBLEM is not None, reason=PG_PROBLEM or "")
-pytestmark = requires_pg
+pytestmark = pytest.mark.postgres
 
 
 # --- what the sandbox holds ----------------------------------------------------------------------

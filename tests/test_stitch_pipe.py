@@ -25,7 +25,6 @@ from test_postgres_e2e import (
     pg_query,
     pg_schema,  # noqa: F401  # fixture
     pg_target_config,
-    requires_pg,
     stream_info,
 )
 from test_readme_walkthroughs import walkthrough
@@ -66,7 +65,7 @@ def failed_run(workdir: Path, before: bytes) -> str:
     return proc.stderr
 
 
-@requires_pg
+@pytest.mark.postgres
 def test_stitch_style_pipe_keeps_the_last_good_state(
     tmp_path: Path,
     sandbox: Sandbox,
