@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -10,6 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from twilio_sandbox import Sandbox
@@ -94,6 +96,28 @@ HISTORY_FULL_TABLE = (  # issue 13's full-table streams: read whole each run, so
     "signing_keys",
     "queue_members",
 )
+
+
+def secret_forms(sb: Sandbox) -> dict[str, str]:
+    """Every form a credential could leak in -> what it is: each auth token and API key secret as text, and each
+    account's and key's `sid:secret` as a Basic-auth header carries it (base64), URL-encoded and in a URL."""
+    pairs = [(a.sid, str(a.record["auth_token"])) for a in sb.accounts]
+    pairs += [(sid, secret) for sid, (_, _, secret, *_) in sb.keys_by_sid.items()]
+    forms: dict[str, str] = {}
+    for sid, secret in pairs:
+        basic = base64.b64encode(f"{sid}:{secret}".encode()).decode()
+        forms[secret] = f"{sid}'s secret"
+        forms[basic] = f"{sid}'s Basic-auth credentials (base64)"
+        forms[basic.rstrip("=")[:-2]] = f"{sid}'s Basic-auth credentials (base64, cut)"
+        forms[base64.b64encode(secret.encode()).decode().rstrip("=")] = f"{sid}'s secret (base64)"
+        forms[quote(f"{sid}:{secret}", safe="")] = f"{sid}'s sid:secret (URL-encoded)"
+        forms[f"{sid}:{secret}@"] = f"{sid}'s credentials in a URL"
+    return forms
+
+
+def leaked_secrets(sb: Sandbox, *texts: str) -> list[str]:
+    """The credentials (in any form of `secret_forms`) that appear in `texts`."""
+    return sorted({what for form, what in secret_forms(sb).items() for text in texts if form in text})
 
 
 def error_lines(stderr: str) -> list[str]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+from urllib.parse import quote
 
 import pytest
 from twilio_sandbox import Faults, Sandbox, ScriptedFault
 
-from tests.conftest import FAST_RETRIES, discover, run_tap, select
+from tests.conftest import FAST_RETRIES, discover, leaked_secrets, run_tap, select
 from tests.exact import assert_exact, hold_clock
 
 
@@ -168,8 +170,7 @@ def test_a_main_api_key_reads_each_subaccount_with_its_own_credentials(sandbox, 
     assert set(with_key.records) == set(with_token.records)
     for stream in with_token.records:
         assert sorted(with_key.keys(stream)) == sorted(with_token.keys(stream)), stream
-    for secret_text in sandbox.secrets():
-        assert secret_text not in with_key.stdout and secret_text not in with_key.stderr
+    assert leaked_secrets(sandbox, with_key.stdout, with_key.stderr) == []
 
 
 def test_no_secret_appears_in_output_or_debug_logs(sandbox, config, tmp_path):
@@ -178,10 +179,20 @@ def test_no_secret_appears_in_output_or_debug_logs(sandbox, config, tmp_path):
     )
     run = run_tap(tmp_path, config, env={"TAP_TWILIO_LOGLEVEL": "DEBUG", "LOGLEVEL": "DEBUG"})
     assert "DEBUG" in run.stderr
-    for secret in sandbox.secrets():
-        assert secret not in run.stdout, "secret in output"
-        assert secret not in run.stderr, "secret in logs"
-        assert all(secret not in json.dumps(state) for state in run.states)
+    assert leaked_secrets(sandbox, run.stdout) == [], "secret in output"
+    assert leaked_secrets(sandbox, run.stderr) == [], "secret in logs"
+    assert leaked_secrets(sandbox, *(json.dumps(state) for state in run.states)) == [], "secret in state"
+
+
+def test_the_secret_check_finds_credentials_in_every_encoding(sandbox):
+    sid, token = sandbox.main_account_sid, sandbox.main_auth_token
+    key_sid, key_secret = sandbox.api_keys["main"]
+    basic = base64.b64encode(f"{key_sid}:{key_secret}".encode()).decode()
+    assert leaked_secrets(sandbox, f"DEBUG Authorization: Basic {basic}") != []
+    assert leaked_secrets(sandbox, f"GET https://{sid}:{token}@api.twilio.com/") != []
+    assert leaked_secrets(sandbox, "u=" + quote(f"{sid}:{token}", safe="")) != []
+    assert leaked_secrets(sandbox, f"token={token}") != []
+    assert leaked_secrets(sandbox, f"Authorization: Basic {base64.b64encode(sid.encode()).decode()}") == []
 
 
 BAD_CONFIGS = [

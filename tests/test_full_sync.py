@@ -10,7 +10,7 @@ import pytest
 
 from tap_twilio.dates import to_iso
 from tap_twilio.streams import STREAM_TYPES
-from tests.conftest import TapRun, discover, run_tap, select
+from tests.conftest import TapRun, discover, leaked_secrets, run_tap, select
 from tests.exact import assert_exact, hold_clock
 
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+00:00$")
@@ -80,9 +80,7 @@ def test_auth_tokens_never_reach_the_output(sandbox, full_run):
     assert full_run.records["accounts"]
     assert all("auth_token" not in r for r in full_run.records["accounts"])
     assert "auth_token" not in full_run.schemas["accounts"]["schema"]["properties"]
-    for secret in sandbox.secrets():
-        assert secret not in full_run.stdout
-        assert secret not in full_run.stderr
+    assert leaked_secrets(sandbox, full_run.stdout, full_run.stderr) == []
 
 
 def test_media_is_requested_only_for_messages_with_media(sandbox, config, tmp_path):
