@@ -329,14 +329,14 @@ class SyncRun:
         if "gate" not in self.__dict__:
             return
         stats = self.gate.stats
-        throttled = sum(c.limiter.throttled for c in self._clients.values())
+        throttled = sum(lim.throttled for c in self._clients.values() for lim in c.limiters)
         self.logger.info(
             "Requests: %d, retries: %d %s, waited %.1fs on retries, max in flight %d, throttled %d time(s)",
             stats.requests,
             stats.retries,
             dict(sorted(stats.by_reason.items())),
             stats.retry_wait_seconds,
-            max((c.limiter.max_in_flight for c in self._clients.values()), default=0),
+            max((lim.max_in_flight for c in self._clients.values() for lim in c.limiters), default=0),
             throttled,
         )
         self.logger.info("Requests by stream: %s", dict(sorted(stats.by_stream.items())))
