@@ -106,6 +106,35 @@ def test_too_many_concurrent_requests_slow_the_tap_down(tmp_path):
         assert int(re.search(r"throttled (\d+)", summary).group(1)) > 0
 
 
+def test_a_429_halves_that_accounts_share_not_the_others(tmp_path):
+    """The main account allows one request at a time (Twilio's limits are per account); the subaccounts, read with
+    the same main credentials, keep their whole share while the main account is throttled."""
+    with Sandbox(seed=41, subaccounts=2, days=30, latency_ms=60, sizes={"messages": 1500}) as sb:
+        hold_clock(sb)
+        main, max_concurrency = sb.main_account_sid, 8
+        sb.account_concurrency_limits[main] = 1
+        config = sb.tap_config(
+            max_concurrency=max_concurrency,
+            page_size=20,
+            date_window_days=1,
+            max_retries=40,
+            backoff_base_seconds=0.1,
+            backoff_max_seconds=0.4,
+        )
+        run = run_tap(tmp_path, config, catalog=select(discover(tmp_path, config), {"messages"}))
+        assert_exact(sb, run.stdout, config["start_date"])
+        timeline = sb.stats.timeline  # (time, account, its requests in flight, status; 0 = began)
+    throttled = [t for t, account, _, status in timeline if account == main and status == 429]
+    assert len(throttled) > 3, "the main account's limit should have been hit"
+
+    def most_in_flight(account: str, since: float) -> int:
+        return max((n for t, a, n, status in timeline if a == account and status == 0 and t >= since), default=0)
+
+    for sub in sb.account_sids[1:]:  # not halved: each reaches more than half the run's cap after the first 429
+        assert most_in_flight(sub, throttled[0]) > max_concurrency // 2, sub
+    assert most_in_flight(main, throttled[-1]) <= max_concurrency // 2  # the main account's share was cut
+
+
 def test_requests_in_flight_never_exceed_max_concurrency(tmp_path):
     with Sandbox(seed=23, subaccounts=3, days=90, latency_ms=30) as sb:
         config = sb.tap_config(max_concurrency=3, page_size=100, **FAST_RETRIES)
