@@ -51,6 +51,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with a test marked `heavy` first: xdist (--dist loadfile) hands files to workers in this order, so the
+    long ones start at once on different workers and the short ones fill in behind them."""
+    heavy_files = {item.path for item in items if item.get_closest_marker("heavy")}
+    items.sort(key=lambda item: item.path not in heavy_files)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     """In CI (CI set) a skipped test fails: every test must run there."""

@@ -15,6 +15,8 @@ from conftest import discover
 from test_postgres_e2e import bookmarks_by_account, change_messages, expected_keys, pipe, stream_info
 from twilio_sandbox import Sandbox
 
+pytestmark = pytest.mark.heavy  # a minute or more: started first, so the workers end together
+
 SCHEMA = "twilio"
 
 

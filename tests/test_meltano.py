@@ -36,6 +36,8 @@ from twilio_sandbox import Sandbox
 
 from tap_twilio.dates import to_iso
 
+pytestmark = pytest.mark.heavy  # a minute or more: started first, so the workers end together
+
 ROOT = Path(__file__).resolve().parent.parent
 MELTANO_VERSION = "4.4.1"
 MELTANO_VENV = Path(os.environ.get("TAP_TWILIO_MELTANO_VENV", ROOT / ".bench" / "meltano-venv"))

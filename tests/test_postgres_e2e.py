@@ -28,7 +28,7 @@ BIN = Path(sys.executable).parent
 ALL_ACCOUNTS = "*"  # the accounts stream is keyed by its own sid
 
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.heavy]
 
 
 # --- what the sandbox holds ----------------------------------------------------------------------

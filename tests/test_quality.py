@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import tomllib
 
+pytestmark = pytest.mark.heavy  # a minute or more: started first, so the workers end together
+
 ROOT = Path(__file__).resolve().parent.parent
 SANDBOX = ROOT / "packages" / "twilio-sandbox"
 

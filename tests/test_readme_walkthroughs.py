@@ -39,6 +39,8 @@ from test_postgres_e2e import (
 )
 from twilio_sandbox import Sandbox
 
+pytestmark = pytest.mark.heavy  # a minute or more: started first, so the workers end together
+
 ROOT = Path(__file__).resolve().parent.parent
 MARKER = re.compile(r"<!-- walkthrough: (?P<name>[\w-]+) -->\n+```bash\n(?P<body>.*?)\n```", re.S)
 STRIPPED = ("TAP_TWILIO", "TARGET_", "MELTANO_", "VIRTUAL_ENV", "TWILIO_", "WAREHOUSE_URL")

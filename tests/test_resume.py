@@ -7,10 +7,13 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import FAST_RETRIES, TAP, TapRun, parse_output
 from twilio_sandbox import Sandbox
 
 from tests.exact import assert_exact, committed, hold_clock
+
+pytestmark = pytest.mark.heavy  # a minute or more: started first, so the workers end together
 
 RESUME_REQUEST_RATIO_MAX = 1.3  # issue 11: three kills cost at most 30% more requests than a clean run
 
