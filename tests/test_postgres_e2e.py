@@ -149,16 +149,21 @@ def pipe(
     with (run_dir / "tap.err").open("w") as tap_err, (run_dir / "target.err").open("w") as target_err:
         tap = subprocess.Popen(tap_cmd, stdout=subprocess.PIPE, stderr=tap_err)
         assert tap.stdout is not None
+        # `tee` keeps what the tap wrote (run_dir/tap.out), for the exact comparison with the sandbox
+        tee = subprocess.Popen(["tee", str(run_dir / "tap.out")], stdin=tap.stdout, stdout=subprocess.PIPE)
+        tap.stdout.close()  # tee owns the read end: the tap gets SIGPIPE if the pipe breaks
+        assert tee.stdout is not None
         loader = subprocess.Popen(
             [str(BIN / target), "--config", str(run_dir / "target.json")],
-            stdin=tap.stdout,
+            stdin=tee.stdout,
             stdout=subprocess.PIPE,
             stderr=target_err,
             text=True,
         )
-        tap.stdout.close()  # the target owns the read end: the tap gets SIGPIPE if the target dies
+        tee.stdout.close()  # the target owns the read end
         out, _ = loader.communicate(timeout=300)
         tap_rc = tap.wait(timeout=60)
+        tee.wait(timeout=60)
     assert tap_rc == 0, f"tap-twilio failed:\n{(run_dir / 'tap.err').read_text()[-3000:]}"
     assert loader.returncode == 0, f"{target} failed:\n{(run_dir / 'target.err').read_text()[-3000:]}"
     lines = [line for line in out.splitlines() if line.strip()]
