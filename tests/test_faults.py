@@ -29,7 +29,7 @@ def error_lines(stderr: str) -> list[str]:
 def test_a_sync_full_of_faults_emits_exactly_the_records_of_a_clean_sync(tmp_path):
     with Sandbox(seed=21, subaccounts=2, days=60, sizes={"messages": 400, "calls": 200}) as sb:
         hold_clock(sb)
-        config = sb.tap_config(page_size=100, request_timeout_seconds=0.5, max_retries=12, **FAST_RETRIES)
+        config = sb.tap_config(page_size=100, request_timeout_seconds=1.0, max_retries=16, **FAST_RETRIES)
         clean = run_tap(tmp_path, config)
         sb.faults = Faults(
             rate_429=0.10,
