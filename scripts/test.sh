@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what it needs, then runs pytest (PostgreSQL at 127.0.0.1:5432 is used if up).
+# The whole test suite: installs what it needs, then runs pytest. PostgreSQL at 127.0.0.1:5432 is required: without
+# it the run stops at once and says so (`pytest -m "not postgres"` runs the rest); with CI set, a skipped test fails.
 # Three test processes, a file each at a time (pytest-xdist --dist loadfile: a file's shared fixtures, such as
 # the installed Meltano project, are built once); pass -n 0 to run in one process.
 set -euo pipefail

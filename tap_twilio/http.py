@@ -6,6 +6,7 @@ import email.utils
 import logging
 import os
 import random
+import re
 import socket
 import threading
 import time
@@ -30,6 +31,7 @@ LOGGER = logging.getLogger("tap-twilio")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 SERVER_ERRORS = frozenset({"500", "502", "503", "504"})
 TOO_MANY_REQUESTS = 429
+ACCOUNT_IN_PATH = re.compile(r"/Accounts/(AC[0-9a-fA-F]{32})")  # a 2010 URL names the account it reads
 UNAUTHORIZED = 401
 ACCESS_STATUSES = frozenset({401, 403, 404})
 HTTP_FORBIDDEN_OR_UNAUTHORIZED = frozenset({401, 403})
@@ -294,16 +296,18 @@ class Gate:
 
 
 class TwilioClient:
-    """Thread-safe GETs with one set of credentials; its own 429-adaptive limit, under the run's global cap.
+    """Thread-safe GETs with one set of credentials; a 429-adaptive limit per account, under the run's global cap.
 
-    Twilio limits concurrent requests per account, so a 429 slows only the account that got it.
+    Twilio limits concurrent requests per account, so a 429 slows only the account that got it: the main account's
+    credentials read every account's 2010 lists, each account under its own limit (the one its URL names).
     """
 
     def __init__(self, auth: tuple[str, str], gate: Gate) -> None:
         """One client per set of credentials (per account) of a run."""
         self._auth = auth
         self.gate = gate
-        self.limiter = AdaptiveLimiter(gate.max_concurrency)
+        self._limiters: dict[str, AdaptiveLimiter] = {}
+        self._limiters_lock = threading.Lock()
         self._local = threading.local()
         policy = gate.policy
         self._get = backoff.on_exception(
@@ -321,6 +325,22 @@ class TwilioClient:
     def stats(self) -> Stats:
         """The run's request counts."""
         return self.gate.stats
+
+    @property
+    def limiters(self) -> list[AdaptiveLimiter]:
+        """The limit of each account this client has read."""
+        with self._limiters_lock:
+            return list(self._limiters.values())
+
+    def limiter_for(self, url: str) -> AdaptiveLimiter:
+        """The limit of the account a URL names (`/Accounts/AC…`), else of the credentials' own account."""
+        found = ACCOUNT_IN_PATH.search(url)
+        key = found.group(1) if found else ""
+        with self._limiters_lock:
+            limiter = self._limiters.get(key)
+            if limiter is None:
+                limiter = self._limiters[key] = AdaptiveLimiter(self.gate.max_concurrency)
+            return limiter
 
     def _session(self) -> requests.Session:
         session: requests.Session | None = getattr(self._local, "session", None)
@@ -377,7 +397,8 @@ class TwilioClient:
         if gate.stopped.is_set():
             msg = "the run was stopped; no request starts any more"
             raise TwilioError(msg)
-        self.limiter.acquire()
+        limiter = self.limiter_for(url)
+        limiter.acquire()
         gate.slots.acquire()
         try:
             gate.stats.count(label=label)
@@ -397,13 +418,13 @@ class TwilioClient:
                 raise self._transport_failure(url, exc) from None
         finally:
             gate.slots.release()
-            self.limiter.release()
+            limiter.release()
         parts = urlsplit(url)
         gate.answered.add(f"{parts.scheme}://{parts.netloc}")
         gate.clock.observe(response.headers.get("Date"))
         reported = response.headers.get("Twilio-Concurrent-Requests")
         if reported and reported.isdigit():
-            self.limiter.observe(int(reported))
+            limiter.observe(int(reported))
         status = response.status_code
         if status == 200:
             try:
@@ -417,7 +438,7 @@ class TwilioClient:
         code, message = error_parts(response, content)
         error = TwilioAPIError(status, parts.path, code, message)
         if status == TOO_MANY_REQUESTS:
-            self.limiter.throttle()
+            limiter.throttle()
             raise _Retryable(str(status), str(error), retry_after_seconds(response.headers.get("Retry-After")))
         if status in RETRY_STATUSES:
             raise _Retryable(str(status), str(error))

@@ -370,7 +370,7 @@ class SyncRun:
         Closing(
             self.logger,
             stats=self.gate.stats if "gate" in self.__dict__ else None,
-            limiters=[c.limiter for c in self._clients.values()],
+            limiters=[lim for c in self._clients.values() for lim in c.limiters],
             pipeline=self._pipeline,
             records=dict(self.writer.records) if self.writer is not None else {},
             seconds=time.monotonic() - self.began,

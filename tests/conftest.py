@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import base64
 import json
 import os
 import subprocess
@@ -11,23 +11,63 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from twilio_sandbox import Sandbox
-from twilio_sandbox.insights import call_summary, conference_summary, participant_summaries
-
-from tap_twilio.dates import format_iso, to_iso
 
 TAP = [sys.executable, "-m", "tap_twilio"]
-KEPT_30_DAYS = {
-    "call_summaries",
-    "conference_summaries",
-    "conference_participant_summaries",
-    "monitor_events",
-    "taskrouter_events",
-    "alerts",
-}
-KEPT_BY = {"monitor_events": "event_date", "taskrouter_events": "event_date", "alerts": "date_created"}
+# PostgreSQL for the end-to-end tests (the port can be moved, e.g. to check the message when it is not there)
+PG_PORT = os.environ.get("TAP_TWILIO_TEST_PG_PORT", "5432")
+PG_DSN = f"host=127.0.0.1 port={PG_PORT} user=root dbname=test connect_timeout=3"
+SQLALCHEMY_URL = f"postgresql+psycopg://root@127.0.0.1:{PG_PORT}/test"
+NEEDS_NO_POSTGRES = "not postgres"  # `pytest -m "not postgres"` runs every test that does not load into PostgreSQL
+
+
+def pg_problem() -> str | None:
+    """Why PostgreSQL cannot be used here, or None."""
+    import psycopg  # noqa: PLC0415  (a test dependency; imported only for this check)
+
+    try:
+        with psycopg.connect(PG_DSN) as conn:
+            conn.execute("select 1")
+    except psycopg.Error as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"PostgreSQL is not reachable at 127.0.0.1:{PG_PORT} (user root, database test): {reason}"
+    return None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The suite needs PostgreSQL: without it, stop at once with one message rather than skip its tests."""
+    config = session.config
+    if hasattr(config, "workerinput") or NEEDS_NO_POSTGRES in (config.option.markexpr or ""):
+        return  # an xdist worker (the controller checked), or the PostgreSQL tests were deselected
+    problem = pg_problem()
+    if problem:
+        pytest.exit(
+            f"{problem}. The end-to-end tests load into it: start it (CONTRIBUTING.md), or run the tests that "
+            f"need none with: pytest -m '{NEEDS_NO_POSTGRES}'",
+            returncode=1,
+        )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with a test marked `heavy` first: xdist (--dist loadfile) hands files to workers in this order, so the
+    long ones start at once on different workers and the short ones fill in behind them."""
+    heavy_files = {item.path for item in items if item.get_closest_marker("heavy")}
+    items.sort(key=lambda item: item.path not in heavy_files)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """In CI (CI set) a skipped test fails: every test must run there."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get("CI") and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, where every test must run: {report.longrepr}"
+
+
 FAST_RETRIES = {"backoff_base_seconds": 0.01, "backoff_max_seconds": 0.05}
 
 
@@ -63,6 +103,28 @@ HISTORY_FULL_TABLE = (  # issue 13's full-table streams: read whole each run, so
     "signing_keys",
     "queue_members",
 )
+
+
+def secret_forms(sb: Sandbox) -> dict[str, str]:
+    """Every form a credential could leak in -> what it is: each auth token and API key secret as text, and each
+    account's and key's `sid:secret` as a Basic-auth header carries it (base64), URL-encoded and in a URL."""
+    pairs = [(a.sid, str(a.record["auth_token"])) for a in sb.accounts]
+    pairs += [(sid, secret) for sid, (_, _, secret, *_) in sb.keys_by_sid.items()]
+    forms: dict[str, str] = {}
+    for sid, secret in pairs:
+        basic = base64.b64encode(f"{sid}:{secret}".encode()).decode()
+        forms[secret] = f"{sid}'s secret"
+        forms[basic] = f"{sid}'s Basic-auth credentials (base64)"
+        forms[basic.rstrip("=")[:-2]] = f"{sid}'s Basic-auth credentials (base64, cut)"
+        forms[base64.b64encode(secret.encode()).decode().rstrip("=")] = f"{sid}'s secret (base64)"
+        forms[quote(f"{sid}:{secret}", safe="")] = f"{sid}'s sid:secret (URL-encoded)"
+        forms[f"{sid}:{secret}@"] = f"{sid}'s credentials in a URL"
+    return forms
+
+
+def leaked_secrets(sb: Sandbox, *texts: str) -> list[str]:
+    """The credentials (in any form of `secret_forms`) that appear in `texts`."""
+    return sorted({what for form, what in secret_forms(sb).items() for text in texts if form in text})
 
 
 def error_lines(stderr: str) -> list[str]:
@@ -142,31 +204,6 @@ def select(catalog: dict[str, Any], streams: set[str]) -> dict[str, Any]:
             if item["breadcrumb"] == []:
                 item["metadata"]["selected"] = chosen
     return catalog
-
-
-def served(sb: Sandbox, stream: str, account: str | None) -> list[dict[str, Any]]:
-    """What the tap reads of a stream: deleted recordings too; what Twilio keeps from 30 days ago (less the tap's
-    hour of margin) for Insights, Monitor alerts and events, and TaskRouter events."""
-    if stream == "recordings":
-        return sb.expected(stream, account, include_soft_deleted=True)
-    if stream not in KEPT_30_DAYS:
-        return sb.expected(stream, account)
-    now = sb.clock()
-    floor = format_iso(dt.datetime.fromtimestamp(now, dt.timezone.utc) - dt.timedelta(days=30, hours=-1))
-    if stream in KEPT_BY:
-        return [r for r in sb.expected(stream, account) if (to_iso(r[KEPT_BY[stream]]) or "") >= floor]
-    insights = next(h for h in sb.products.handlers if "call_summaries" in h.resources())
-    if not insights.enabled(sb.accounts_by_sid[str(account)]):
-        return []  # no Voice Insights Advanced Features: skipped
-    if stream == "call_summaries":
-        summaries = [call_summary(c, now) for c in sb.expected("calls", account)]
-        return [s for s in summaries if s and (to_iso(s["start_time"]) or "") >= floor]
-    out = []
-    for conference in sb.expected("conferences", account):
-        summary = conference_summary(conference, now)
-        if (to_iso(summary["create_time"]) or "") >= floor:
-            out += [summary] if stream == "conference_summaries" else participant_summaries(conference, now)
-    return out
 
 
 @pytest.fixture

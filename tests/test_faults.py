@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+from urllib.parse import quote
 
 import pytest
 from twilio_sandbox import Faults, Sandbox, ScriptedFault
 
-from tests.conftest import FAST_RETRIES, discover, run_tap, select
+from tests.conftest import FAST_RETRIES, discover, leaked_secrets, run_tap, select
+from tests.exact import assert_exact, hold_clock
 
 
 def record_keys(run):
@@ -25,7 +28,8 @@ def error_lines(stderr: str) -> list[str]:
 
 def test_a_sync_full_of_faults_emits_exactly_the_records_of_a_clean_sync(tmp_path):
     with Sandbox(seed=21, subaccounts=2, days=60, sizes={"messages": 400, "calls": 200}) as sb:
-        config = sb.tap_config(page_size=100, request_timeout_seconds=0.5, max_retries=12, **FAST_RETRIES)
+        hold_clock(sb)
+        config = sb.tap_config(page_size=100, request_timeout_seconds=1.0, max_retries=16, **FAST_RETRIES)
         clean = run_tap(tmp_path, config)
         sb.faults = Faults(
             rate_429=0.10,
@@ -38,6 +42,7 @@ def test_a_sync_full_of_faults_emits_exactly_the_records_of_a_clean_sync(tmp_pat
         )
         sb.reset_stats()
         faulty = run_tap(tmp_path, config)
+        assert_exact(sb, faulty.stdout, config["start_date"])  # every record of every stream, each as served
         assert record_keys(faulty) == record_keys(clean)
         for stream in clean.records:
             assert len(faulty.records[stream]) == len(clean.records[stream]), stream
@@ -99,6 +104,35 @@ def test_too_many_concurrent_requests_slow_the_tap_down(tmp_path):
         assert sb.stats.max_in_flight <= 8
         summary = [line for line in run.stderr.splitlines() if "Requests:" in line][-1]
         assert int(re.search(r"throttled (\d+)", summary).group(1)) > 0
+
+
+def test_a_429_halves_that_accounts_share_not_the_others(tmp_path):
+    """The main account allows one request at a time (Twilio's limits are per account); the subaccounts, read with
+    the same main credentials, keep their whole share while the main account is throttled."""
+    with Sandbox(seed=41, subaccounts=2, days=30, latency_ms=60, sizes={"messages": 1500}) as sb:
+        hold_clock(sb)
+        main, max_concurrency = sb.main_account_sid, 8
+        sb.account_concurrency_limits[main] = 1
+        config = sb.tap_config(
+            max_concurrency=max_concurrency,
+            page_size=20,
+            date_window_days=1,
+            max_retries=40,
+            backoff_base_seconds=0.1,
+            backoff_max_seconds=0.4,
+        )
+        run = run_tap(tmp_path, config, catalog=select(discover(tmp_path, config), {"messages"}))
+        assert_exact(sb, run.stdout, config["start_date"])
+        timeline = sb.stats.timeline  # (time, account, its requests in flight, status; 0 = began)
+    throttled = [t for t, account, _, status in timeline if account == main and status == 429]
+    assert len(throttled) > 3, "the main account's limit should have been hit"
+
+    def most_in_flight(account: str, since: float) -> int:
+        return max((n for t, a, n, status in timeline if a == account and status == 0 and t >= since), default=0)
+
+    for sub in sb.account_sids[1:]:  # not halved: each reaches more than half the run's cap after the first 429
+        assert most_in_flight(sub, throttled[0]) > max_concurrency // 2, sub
+    assert most_in_flight(main, throttled[-1]) <= max_concurrency // 2  # the main account's share was cut
 
 
 def test_requests_in_flight_never_exceed_max_concurrency(tmp_path):
@@ -165,8 +199,7 @@ def test_a_main_api_key_reads_each_subaccount_with_its_own_credentials(sandbox, 
     assert set(with_key.records) == set(with_token.records)
     for stream in with_token.records:
         assert sorted(with_key.keys(stream)) == sorted(with_token.keys(stream)), stream
-    for secret_text in sandbox.secrets():
-        assert secret_text not in with_key.stdout and secret_text not in with_key.stderr
+    assert leaked_secrets(sandbox, with_key.stdout, with_key.stderr) == []
 
 
 def test_no_secret_appears_in_output_or_debug_logs(sandbox, config, tmp_path):
@@ -175,10 +208,20 @@ def test_no_secret_appears_in_output_or_debug_logs(sandbox, config, tmp_path):
     )
     run = run_tap(tmp_path, config, env={"TAP_TWILIO_LOGLEVEL": "DEBUG", "LOGLEVEL": "DEBUG"})
     assert "DEBUG" in run.stderr
-    for secret in sandbox.secrets():
-        assert secret not in run.stdout, "secret in output"
-        assert secret not in run.stderr, "secret in logs"
-        assert all(secret not in json.dumps(state) for state in run.states)
+    assert leaked_secrets(sandbox, run.stdout) == [], "secret in output"
+    assert leaked_secrets(sandbox, run.stderr) == [], "secret in logs"
+    assert leaked_secrets(sandbox, *(json.dumps(state) for state in run.states)) == [], "secret in state"
+
+
+def test_the_secret_check_finds_credentials_in_every_encoding(sandbox):
+    sid, token = sandbox.main_account_sid, sandbox.main_auth_token
+    key_sid, key_secret = sandbox.api_keys["main"]
+    basic = base64.b64encode(f"{key_sid}:{key_secret}".encode()).decode()
+    assert leaked_secrets(sandbox, f"DEBUG Authorization: Basic {basic}") != []
+    assert leaked_secrets(sandbox, f"GET https://{sid}:{token}@api.twilio.com/") != []
+    assert leaked_secrets(sandbox, "u=" + quote(f"{sid}:{token}", safe="")) != []
+    assert leaked_secrets(sandbox, f"token={token}") != []
+    assert leaked_secrets(sandbox, f"Authorization: Basic {base64.b64encode(sid.encode()).decode()}") == []
 
 
 BAD_CONFIGS = [

@@ -14,6 +14,7 @@ from twilio_sandbox import Sandbox
 
 from tap_twilio.dates import format_iso, to_iso
 from tests.conftest import FAST_RETRIES, TAP, TapRun, discover, parse_output, run_tap, select
+from tests.exact import assert_exact, committed, hold_clock
 
 UTC = dt.timezone.utc
 
@@ -80,7 +81,10 @@ def test_second_run_picks_up_new_and_changed_records_and_nothing_older_than_the_
         config = sb.tap_config(lookback_days=2, **FAST_RETRIES)
         streams = {"messages", "calls", "recordings", "conferences", "usage_records", "addresses"}
         catalog = select(discover(tmp_path, config), streams)
+        hold_clock(sb)  # today's usage moves with the clock: served = compared
         first = run_tap(tmp_path, config, catalog=catalog)
+        assert_exact(sb, first.stdout, config["start_date"])
+        hold_clock(sb)  # changes are stamped after the first run started
         now = dt.datetime.now(UTC)
         sub = sb.account_sids[1]
         # late changes to recent records (inside the lookback)
@@ -108,6 +112,7 @@ def test_second_run_picks_up_new_and_changed_records_and_nothing_older_than_the_
         time.sleep(1.1)  # a run reads up to its start second; changes made in that second are next run's
 
         second = run_tap(tmp_path, config, catalog=catalog, state=first.state)
+        assert_exact(sb, second.stdout, config["start_date"], every=False)  # each record as the sandbox has it now
         by_sid = {r["sid"]: r for r in second.records["messages"]}
         assert by_sid[changed_message["sid"]]["status"] == "delivered"
         assert str(by_sid[changed_message["sid"]]["price"]) == "-0.0079"
@@ -202,7 +207,8 @@ def largest_window(run: TapRun, start_date: str, days: int) -> dict[tuple[str, s
 
 
 def _run_until(tmp_path: Path, config_path: Path, catalog_path: Path, state: dict | None, stop_after: int) -> TapRun:
-    """Run the tap and kill it after `stop_after` records (or let it finish)."""
+    """Run the tap and kill it after `stop_after` records (or let it finish); a killed run keeps what a target
+    commits (its output up to its last STATE) in stdout, records and states."""
     cmd = [*TAP, "--config", str(config_path), "--catalog", str(catalog_path)]
     if state is not None:
         state_path = tmp_path / "resume-state.json"
@@ -220,26 +226,13 @@ def _run_until(tmp_path: Path, config_path: Path, catalog_path: Path, state: dic
                     break
         proc.stdout.close()
         proc.wait()
-    text = "".join(line for line in lines if line.endswith("\n"))
-    return parse_output(text, TapRun(proc.returncode, text, ""))
-
-
-def committed(run: TapRun) -> set[tuple[str, str]]:
-    """(stream, sid) of the records a target would have committed: those before the last STATE the run wrote."""
-    done: set[tuple[str, str]] = set()
-    pending: set[tuple[str, str]] = set()
-    for line in run.stdout.splitlines():
-        message = json.loads(line)
-        if message["type"] == "RECORD":
-            pending.add((message["stream"], message["record"]["sid"]))
-        elif message["type"] == "STATE":
-            done |= pending
-            pending.clear()
-    return done
+    kept = committed("".join(line for line in lines if line.endswith("\n")))
+    return parse_output(kept, TapRun(proc.returncode, kept, f"{records} records printed"))
 
 
 def test_killed_runs_resume_from_the_last_state_and_lose_nothing(tmp_path):
     with Sandbox(seed=11, subaccounts=2, days=60, sizes={"messages": 400, "calls": 300}) as sb:
+        hold_clock(sb)
         config = sb.tap_config(date_window_days=7, lookback_days=1, page_size=50, max_concurrency=4, **FAST_RETRIES)
         config_path = tmp_path / "config.json"
         config_path.write_text(json.dumps(config))
@@ -248,12 +241,13 @@ def test_killed_runs_resume_from_the_last_state_and_lose_nothing(tmp_path):
         clean = _run_until(tmp_path, config_path, catalog_path, None, 10**9)
         assert clean.returncode == 0
         rng = random.Random(42)
-        state, union, runs = None, {}, 0
+        state, union, runs, outputs = None, {}, 0, []
         done: set[tuple[str, str]] = set()  # what earlier runs' targets committed
         reread: dict[tuple[str, str], int] = {}  # (stream, account) -> most committed records one run emitted again
         while True:
             runs += 1
             run = _run_until(tmp_path, config_path, catalog_path, state, rng.randint(150, 900))
+            outputs.append(run.stdout)
             again: dict[tuple[str, str], int] = {}
             for stream, records in run.records.items():
                 for r in records:
@@ -261,7 +255,7 @@ def test_killed_runs_resume_from_the_last_state_and_lose_nothing(tmp_path):
                         part = (stream, r["account_sid"])
                         again[part] = again.get(part, 0) + 1
                     union[(stream, r["sid"])] = r
-            done |= committed(run)
+            done |= {(stream, r["sid"]) for stream, records in run.records.items() for r in records}
             for part, n in again.items():
                 reread[part] = max(reread.get(part, 0), n)
             if run.states:
@@ -272,6 +266,8 @@ def test_killed_runs_resume_from_the_last_state_and_lose_nothing(tmp_path):
         assert runs > 2
         clean_keys = {(s, r["sid"]) for s, recs in clean.records.items() for r in recs}
         assert set(union) == clean_keys
+        # what the targets committed over all runs: every record, each exactly as the sandbox serves it
+        assert_exact(sb, "\n".join(outputs), config["start_date"], every=True, once=False)
         # the README: a resumed run re-reads at most the window it was in, not the history. So what one run emits
         # again of what earlier runs committed (records before their last STATE; what came after it a target never
         # saw) is, per windowed partition, at most that partition's largest window of the clean run

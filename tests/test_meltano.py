@@ -30,14 +30,14 @@ from test_postgres_e2e import (
     change_messages,
     pg_connect,
     pg_query,
-    requires_pg,
     stream_info,
 )
 from twilio_sandbox import Sandbox
 
 from tap_twilio.dates import to_iso
 
-pytestmark = requires_pg
+pytestmark = pytest.mark.heavy  # a minute or more: started first, so the workers end together
+
 ROOT = Path(__file__).resolve().parent.parent
 MELTANO_VERSION = "4.4.1"
 MELTANO_VENV = Path(os.environ.get("TAP_TWILIO_MELTANO_VENV", ROOT / ".bench" / "meltano-venv"))
@@ -232,6 +232,7 @@ def test_meltano_config_reaches_the_tap_typed(meltano: Path, installed: Path, sb
         assert config[name] == value and isinstance(config[name], (int, float)), (name, config.get(name))
 
 
+@pytest.mark.postgres
 def test_meltano_run_then_incremental(meltano: Path, installed: Path, sb: Sandbox, schema: str, tmp_path: Path) -> None:
     config = sb.tap_config()
     streams = {s: i for s, i in stream_info(discover(tmp_path, config)).items() if s not in NOT_IN_MELTANO_YML}
@@ -263,6 +264,7 @@ def test_meltano_run_then_incremental(meltano: Path, installed: Path, sb: Sandbo
         assert set(new) == set(old) and all(new[a] > old[a] for a in old), (stream, old, new)
 
 
+@pytest.mark.postgres
 def test_meltano_shards_sync_disjoint_accounts(
     meltano: Path, installed: Path, sb: Sandbox, schema: str, tmp_path: Path
 ) -> None:

@@ -21,8 +21,10 @@ from twilio_sandbox import Sandbox
 
 from tap_twilio.streams import STREAM_TYPES
 
+pytestmark = pytest.mark.heavy  # a minute or more: started first, so the workers end together
+
 ROOT = Path(__file__).resolve().parent.parent
-PARALLEL_TEST_CACHES = {".bench", ".pytest_cache", ".ruff_cache", ".mypy_cache"}
+PARALLEL_TEST_CACHES = {".bench", ".pytest_cache", ".ruff_cache", ".mypy_cache", "output"}  # output: the demo's test
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 STREAMS = sorted(stream.name for stream in STREAM_TYPES)
 DUMMY_CONFIG = {"account_sid": "AC" + "0" * 32, "auth_token": "not-a-real-token"}

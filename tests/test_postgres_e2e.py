@@ -18,35 +18,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FAST_RETRIES, discover, select, served, tap_args
+from conftest import FAST_RETRIES, PG_DSN, SQLALCHEMY_URL, discover, select, tap_args
 from twilio_sandbox import Sandbox
 
 from tap_twilio.dates import to_iso
 from tests import test_conversations_incremental as conversations
+from tests.exact import served
 
 BIN = Path(sys.executable).parent
-PG_DSN = "host=127.0.0.1 port=5432 user=root dbname=test connect_timeout=3"
-SQLALCHEMY_URL = "postgresql+psycopg://root@127.0.0.1:5432/test"
 ALL_ACCOUNTS = "*"  # the accounts stream is keyed by its own sid
 
 
-def pg_problem() -> str | None:
-    """Why PostgreSQL cannot be used here, or None."""
-    try:
-        import psycopg  # noqa: PLC0415
-    except ImportError as exc:  # pragma: no cover - psycopg is a test dependency
-        return f"psycopg is not installed ({exc})"
-    try:
-        with psycopg.connect(PG_DSN) as conn:
-            conn.execute("select 1")
-    except psycopg.Error as exc:
-        return f"PostgreSQL is not reachable at 127.0.0.1:5432 (user root, database test): {exc}".strip()
-    return None
-
-
-PG_PROBLEM = pg_problem()
-requires_pg = pytest.mark.skipif(PG_PROBLEM is not None, reason=PG_PROBLEM or "")
-pytestmark = requires_pg
+pytestmark = [pytest.mark.postgres, pytest.mark.heavy]
 
 
 # --- what the sandbox holds ----------------------------------------------------------------------
@@ -167,16 +150,21 @@ def pipe(
     with (run_dir / "tap.err").open("w") as tap_err, (run_dir / "target.err").open("w") as target_err:
         tap = subprocess.Popen(tap_cmd, stdout=subprocess.PIPE, stderr=tap_err)
         assert tap.stdout is not None
+        # `tee` keeps what the tap wrote (run_dir/tap.out), for the exact comparison with the sandbox
+        tee = subprocess.Popen(["tee", str(run_dir / "tap.out")], stdin=tap.stdout, stdout=subprocess.PIPE)
+        tap.stdout.close()  # tee owns the read end: the tap gets SIGPIPE if the pipe breaks
+        assert tee.stdout is not None
         loader = subprocess.Popen(
             [str(BIN / target), "--config", str(run_dir / "target.json")],
-            stdin=tap.stdout,
+            stdin=tee.stdout,
             stdout=subprocess.PIPE,
             stderr=target_err,
             text=True,
         )
-        tap.stdout.close()  # the target owns the read end: the tap gets SIGPIPE if the target dies
+        tee.stdout.close()  # the target owns the read end
         out, _ = loader.communicate(timeout=300)
         tap_rc = tap.wait(timeout=60)
+        tee.wait(timeout=60)
     assert tap_rc == 0, f"tap-twilio failed:\n{(run_dir / 'tap.err').read_text()[-3000:]}"
     assert loader.returncode == 0, f"{target} failed:\n{(run_dir / 'target.err').read_text()[-3000:]}"
     lines = [line for line in out.splitlines() if line.strip()]

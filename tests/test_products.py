@@ -15,7 +15,7 @@ import pytest
 from twilio_sandbox import Sandbox
 
 from tap_twilio.dates import format_iso, to_iso
-from tests.conftest import FAST_RETRIES, TapRun, discover, run_tap, select
+from tests.conftest import FAST_RETRIES, TapRun, discover, leaked_secrets, run_tap, select
 
 # stream -> (primary key, replication key, Twilio's largest PageSize) as issue 12 and Twilio's docs say
 STREAMS: dict[str, tuple[list[str], str | None, int]] = {
@@ -242,11 +242,7 @@ def test_pricing_is_read_once_per_run_with_each_countrys_detail(full):
 def test_subaccount_tokens_never_reach_output_state_or_debug_logs(full):
     sb, run = full
     assert " DEBUG " in run.stderr or "DEBUG" in run.stderr
-    state = json.dumps(run.states)
-    for secret in sb.secrets():
-        assert secret not in run.stdout
-        assert secret not in run.stderr
-        assert secret not in state
+    assert leaked_secrets(sb, run.stdout, run.stderr, json.dumps(run.states)) == []
 
 
 # --------------------------------------------------------------------------------------------- paging

@@ -7,6 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import tomllib
+
+pytestmark = pytest.mark.heavy  # a minute or more: started first, so the workers end together
 
 ROOT = Path(__file__).resolve().parent.parent
 SANDBOX = ROOT / "packages" / "twilio-sandbox"
@@ -38,7 +41,6 @@ def test_mypy_strict_finds_nothing(cwd: Path, target: str) -> None:
 
 def test_sandbox_gates_match_the_taps() -> None:
     """The sandbox is its own distribution, linted and typed by the same rules as the tap."""
-    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     tap = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]
     sandbox = tomllib.loads((SANDBOX / "pyproject.toml").read_text())["tool"]
     assert sandbox["ruff"]["lint"] == {k: v for k, v in tap["ruff"]["lint"].items() if k != "per-file-ignores"}

@@ -35,10 +35,11 @@ from test_postgres_e2e import (
     assert_rows_match,
     pg_connect,
     pg_query,
-    requires_pg,
     stream_info,
 )
 from twilio_sandbox import Sandbox
+
+pytestmark = pytest.mark.heavy  # a minute or more: started first, so the workers end together
 
 ROOT = Path(__file__).resolve().parent.parent
 MARKER = re.compile(r"<!-- walkthrough: (?P<name>[\w-]+) -->\n+```bash\n(?P<body>.*?)\n```", re.S)
@@ -127,7 +128,7 @@ def partition_accounts(state: dict[str, Any], stream: str) -> set[str]:
     return {p["context"]["account_sid"] for p in state["bookmarks"][stream]["partitions"]}
 
 
-@requires_pg
+@pytest.mark.postgres
 def test_meltano_walkthrough(tmp_path: Path, schema: str) -> None:
     meltano = meltano_executable()
     project = copy_project(tmp_path / "project")
@@ -152,7 +153,7 @@ def test_meltano_walkthrough(tmp_path: Path, schema: str) -> None:
     assert pg_query(f'SELECT count(*) FROM "{schema}".accounts')[0][0] == len(accounts)
 
 
-@requires_pg
+@pytest.mark.postgres
 def test_meltano_prod_walkthrough(tmp_path: Path, schema: str) -> None:
     meltano = meltano_executable()
     project = copy_project(tmp_path / "project")
@@ -212,7 +213,7 @@ def stitch_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return venv / "bin"
 
 
-@requires_pg
+@pytest.mark.postgres
 def test_stitch_walkthrough(tmp_path: Path, schema: str, stitch_venv: Path) -> None:
     with Sandbox(seed=14, days=15) as sb:
         work = tmp_path / "job"

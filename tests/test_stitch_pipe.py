@@ -27,11 +27,12 @@ from test_postgres_e2e import (
     pg_query,
     pg_schema,  # noqa: F401  # fixture
     pg_target_config,
-    requires_pg,
     stream_info,
 )
 from test_readme_walkthroughs import walkthrough
 from twilio_sandbox import Faults, Sandbox, ScriptedFault
+
+pytestmark = pytest.mark.heavy  # a minute or more: started first, so the workers end together
 
 STREAMS = {"accounts", "messages", "message_media", "calls", "usage_records"}
 SAVE_STATE = str(BIN / "tap-twilio-save-state")
@@ -69,7 +70,7 @@ def failed_run(workdir: Path, before: bytes) -> str:
     return proc.stderr
 
 
-@requires_pg
+@pytest.mark.postgres
 def test_stitch_style_pipe_keeps_the_last_good_state(
     tmp_path: Path,
     sandbox: Sandbox,
@@ -144,7 +145,7 @@ def test_stitch_style_pipe_keeps_the_last_good_state(
     assert set(added) <= set(rows)
 
 
-@requires_pg
+@pytest.mark.postgres
 def test_a_failed_first_discovery_leaves_no_catalog_and_the_next_run_discovers(
     tmp_path: Path,
     sandbox: Sandbox,

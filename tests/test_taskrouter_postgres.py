@@ -8,14 +8,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from test_postgres_e2e import pg_query, pg_schema, pg_target_config, pipe, requires_pg, stream_info
+import pytest
+from test_postgres_e2e import pg_query, pg_schema, pg_target_config, pipe, stream_info
 from test_taskrouter import LOOKBACK, TASKROUTER, converted
 from twilio_sandbox import Sandbox
 
 from tap_twilio.dates import format_iso, parse_iso
 from tests.conftest import FAST_RETRIES, discover, select
 
-pytestmark = requires_pg
+pytestmark = [pytest.mark.postgres, pytest.mark.heavy]
 __all__ = ["pg_schema"]  # the fixture, used by name
 WINDOWED = {"taskrouter_events": "event_date", "alerts": "date_created"}
 

@@ -135,6 +135,8 @@ class Stats:
             self.first_begin: float | None = None
             self.last_end: float | None = None
             self._changed = 0.0
+            # (monotonic seconds, account, that account's requests in flight after the event, status; 0 = began)
+            self.timeline: list[tuple[float, str, int, int]] = []
 
     def _integrate(self) -> float:
         now = time.monotonic()
@@ -158,6 +160,8 @@ class Stats:
             self.in_flight_per_account[acct] = n
             if n > self.max_in_flight_per_account.get(acct, 0):
                 self.max_in_flight_per_account[acct] = n
+            if self.record_requests:
+                self.timeline.append((time.monotonic(), acct, n, 0))
             return n
 
     def end(self, acct: str, status: int, fault: str | None) -> None:
@@ -166,6 +170,8 @@ class Stats:
             self.in_flight -= 1
             self.in_flight_per_account[acct] -= 1
             self.by_status[status] += 1
+            if self.record_requests:
+                self.timeline.append((time.monotonic(), acct, self.in_flight_per_account[acct], status))
             if fault:
                 self.faults[fault] += 1
 
@@ -306,6 +312,8 @@ class Sandbox:
         self.latency_ms = latency_ms
         self.faults = faults if faults is not None else Faults()
         self.concurrency_limit = concurrency_limit
+        # account sid -> its own limit of concurrent requests (Twilio's limits differ per account), over the above
+        self.account_concurrency_limits: dict[str, int] = {}
         self.page_size_default = page_size_default
         self.forbidden_accounts: set[str] = set(forbidden_accounts or ())
         self.usage_404_before_created = usage_404_before_created
@@ -319,7 +327,6 @@ class Sandbox:
         self._port = port
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
-        self._first_accounts_list_done = False
         self.accounts: list[D.Account] = []
         self.accounts_by_sid: dict[str, D.Account] = {}
         self.keys_by_sid: dict[str, tuple[D.Account, str, str]] = {}  # sid -> (account, kind, secret)
@@ -590,23 +597,22 @@ class Sandbox:
         n_inflight: int,
     ) -> tuple[Resp, str | None]:
         # per-account concurrency limit (real Twilio answers 429 / 20429)
-        if self.concurrency_limit is not None and n_inflight > self.concurrency_limit:
+        account = route.get("account") or (principal.account.sid if principal.account else "")
+        limit = self.account_concurrency_limits.get(str(account), self.concurrency_limit)
+        if limit is not None and n_inflight > limit:
             return self._error(429, 20429, "Too Many Requests"), "concurrency-429"
+        # random and scripted faults may hit any authenticated request, the first /Accounts.json included
+        # (only a request with wrong credentials is spared: it gets its 401 first)
         kind = self.faults.take_scripted(target)
         aux = 0.5
         if kind is None:
-            if resource == "accounts" and route.get("kind") == "accounts" and not self._first_accounts_list_done:
-                self._first_accounts_list_done = True
-            else:
-                kind, aux = self.faults.draw()
-                if kind == "5xx":
-                    kind = ("500", "502", "503", "504")[int(aux * 4) % 4]
-                elif kind == "429" and aux < self.faults.rate_429_retry_after:
-                    kind = "429-random-retry-after"
-                elif kind == "reset":
-                    kind = "reset-close" if aux < 0.5 else "reset-half"
-        elif route.get("kind") == "accounts":
-            self._first_accounts_list_done = True
+            kind, aux = self.faults.draw()
+            if kind == "5xx":
+                kind = ("500", "502", "503", "504")[int(aux * 4) % 4]
+            elif kind == "429" and aux < self.faults.rate_429_retry_after:
+                kind = "429-random-retry-after"
+            elif kind == "reset":
+                kind = "reset-close" if aux < 0.5 else "reset-half"
         if kind is not None:
             pre = self._pre_fault(kind, aux)
             if pre is not None:

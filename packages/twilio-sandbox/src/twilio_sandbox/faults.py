@@ -42,6 +42,13 @@ class ScriptedFault:
 
 @dataclass
 class Faults:
+    """Random faults (each request draws one with these rates) and scripted ones (matched first).
+
+    They apply to every authenticated request, the first ``/Accounts.json`` listing included; a request with wrong
+    credentials is the only one spared (it gets its 401 before a fault is drawn), and a request over
+    ``concurrency_limit`` gets its 429/20429 instead.
+    """
+
     rate_429: float = 0.0
     rate_429_retry_after: float = 0.5
     rate_5xx: float = 0.0
