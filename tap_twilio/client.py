@@ -10,7 +10,6 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from importlib import resources
@@ -28,6 +27,8 @@ from typing_extensions import override
 from tap_twilio.dates import DAY_CACHE, format_iso, parse_iso, to_iso
 from tap_twilio.http import ACCESS_STATUSES, Page, TwilioAPIError, TwilioError
 from tap_twilio.pagination import follow_pages, records_in
+from tap_twilio.pipeline import End
+from tap_twilio.windows import DAY, Reading, Split, Unit, Window, plan, split, watermark
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Hashable, Iterable, Iterator
@@ -116,36 +117,6 @@ def converter(
     return convert
 
 
-@dataclass(frozen=True, slots=True)
-class Window:
-    """A half-open time range [start, end) read as one unit, then checkpointed."""
-
-    start: dt.datetime
-    end: dt.datetime
-
-    @property
-    def start_iso(self) -> str:
-        """Start in the emitted format (string order is time order)."""
-        return format_iso(self.start)
-
-    @property
-    def end_iso(self) -> str:
-        """End in the emitted format."""
-        return format_iso(self.end)
-
-
-@dataclass(frozen=True, slots=True)
-class Unit:
-    """Lists read together before a checkpoint: one window of one partition (one list per param set)."""
-
-    context: dict[str, Any]
-    window: Window | None
-    lists: tuple[tuple[Hashable, dict[str, Any]], ...]  # (pipeline key, first-page params)
-    last: bool  # the partition's final unit
-    bookmark: str | None = None  # a client-filtered list keeps records from here on (fixed when planned)
-    strict: bool = False  # ... and only those newer than it (a child's bookmark: equal was emitted already)
-
-
 class TwilioStream(RESTStream[Any]):
     """A Twilio list; subclasses and ENDPOINTS rows declare only what differs.
 
@@ -178,6 +149,7 @@ class TwilioStream(RESTStream[Any]):
     child_key_field: ClassVar[str] = "sid"
     detail_path: ClassVar[str | None] = None  # each listed item's detail (placeholders: item fields) is the record
     children_of_unchanged: ClassVar[bool] = False  # child lists change without the parent's replication value moving
+    newest_first: ClassVar[bool] = False  # Twilio documents the list as sorted newest first by filter_field
     page_loop: ClassVar[bool] = True  # _sync_records takes a page at a time (False: the SDK's per-record loop)
 
     # the SDK request path this class does not use (see the class docstring)
@@ -210,6 +182,8 @@ class TwilioStream(RESTStream[Any]):
             # the SDK logs "Beginning sync" once per parent record (per message with media): keep INFO readable
             self.logger.setLevel(logging.WARNING)
         self._units: dict[Hashable, list[Unit]] = {}
+        self._base: dict[str, str] = {}  # per account: where this run's windows start (the low watermark's origin)
+        self._finished: dict[str, list[tuple[str, str]]] = {}  # per account: finished windows beyond the watermark
         self._prefetched: dict[tuple[tuple[str, Any], ...], Future[list[Page]]] = {}
         self._prefetch_lock = threading.Lock()
         self._schema_written = False
@@ -470,17 +444,10 @@ class TwilioStream(RESTStream[Any]):
         return start
 
     def windows(self, context: dict[str, Any]) -> list[Window]:
-        """Half-open windows from start to the sync's start, split at UTC midnights."""
-        start, end = self.start_time(context), self.run.started_at
-        size = dt.timedelta(days=self.run.settings.date_window_days)
-        result: list[Window] = []
-        midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
-        while start < end:
-            midnight += size
-            stop = min(midnight, end)
-            result.append(Window(start, stop))
-            start = stop
-        return result
+        """Half-open windows from start to the sync's start, split at UTC midnights, less the windows the
+        interrupted run this one resumes finished."""
+        finished = self.run.finished_windows(self.tap_state, self.name, context.get("account_sid", WHOLE_STREAM))
+        return plan(self.start_time(context), self.run.started_at, self.run.settings.date_window_days, finished)
 
     def window_params(self, window: Window) -> dict[str, str]:
         """Server filter for a window; day filters are inclusive, so whole days are asked for."""
@@ -504,14 +471,12 @@ class TwilioStream(RESTStream[Any]):
                 lists = self._lists(ctx_key, None, [dict(p) for p in self.param_sets])
                 units = [Unit(context, None, lists, True, *self._client_filter(context))]
             else:
+                account = context.get("account_sid", WHOLE_STREAM)
+                self._base[account] = format_iso(self.start_time(context))
+                self._finished[account] = self.run.finished_windows(self.tap_state, self.name, account)
                 windows = self.windows(context)
                 units = [
-                    Unit(
-                        context,
-                        w,
-                        self._lists(ctx_key, w, [{**self.window_params(w), **p} for p in self.param_sets]),
-                        last=i == len(windows) - 1,
-                    )
+                    Unit(context, w, self.window_lists(context, w), last=i == len(windows) - 1)
                     for i, w in enumerate(windows)
                 ]
             self._units[ctx_key] = units
@@ -536,13 +501,18 @@ class TwilioStream(RESTStream[Any]):
         # a child's bookmark is a second before the sync that saved it: equal means already emitted
         return bookmark, self.parent_stream_type is not None
 
+    def window_lists(self, context: dict[str, Any], window: Window) -> tuple[tuple[Hashable, dict[str, Any]], ...]:
+        """The lists that read one window of a partition (one per param set)."""
+        params = [{**self.window_params(window), **p} for p in self.param_sets]
+        return self._lists(tuple(sorted(context.items())), window, params)
+
     def _lists(
         self, ctx_key: Hashable, window: Window | None, params: list[dict[str, Any]]
     ) -> tuple[tuple[Hashable, dict[str, Any]], ...]:
-        start = window.start_iso if window else None
-        return tuple(((self.name, ctx_key, start, tuple(sorted(p.items()))), p) for p in params)
+        span = (window.start_iso, window.end_iso) if window else None
+        return tuple(((self.name, ctx_key, span, tuple(sorted(p.items()))), p) for p in params)
 
-    def planned_lanes(self) -> Iterator[tuple[Hashable, Callable[[], Iterable[Page]]]]:
+    def planned_lanes(self) -> Iterator[tuple[Hashable, Callable[[], Iterable[Page | Split]]]]:
         """Every list this stream will read, in the order get_records takes them (for reading ahead)."""
         if self.parent_stream_type is not None or not (self.selected or self.has_selected_descendents):
             return
@@ -551,13 +521,21 @@ class TwilioStream(RESTStream[Any]):
                 for key, params in unit.lists:
                     yield key, self._source(unit, params)
 
-    def _source(self, unit: Unit, params: dict[str, Any]) -> Callable[[], Iterable[Page]]:
+    def _source(self, unit: Unit, params: dict[str, Any]) -> Callable[[], Iterable[Page | Split]]:
         return lambda: self._read_ahead(unit, params)
 
-    def _read_ahead(self, unit: Unit, params: dict[str, Any]) -> Iterator[Page]:
+    def _read_ahead(self, unit: Unit, params: dict[str, Any]) -> Iterator[Page | Split]:
         """Worker side of one list: each page's records are typed, and their child lists started, as soon as the
         page arrives, not when the writer gets to it (a parent's children then cost no round trip of their own)."""
-        for page in self.iter_pages(unit.context, params):
+        cut: str | None = None
+        for index, page in enumerate(self.iter_pages(unit.context, params)):
+            if index == 0 and page.next_link and self._splits(unit):
+                found = self._split(unit, page)
+                if found is not None:
+                    yield found  # the writer starts the older sub-windows' lists at once
+                    assert unit.window is not None
+                    unit = unit.narrowed(Window(found.cut, unit.window.end))
+                    cut = format_iso(found.cut)
             if self._children_wanted:  # else the writer types the records: two threads typing only fight the GIL
                 records = self.records_of(page)
                 for record in records:
@@ -568,15 +546,61 @@ class TwilioStream(RESTStream[Any]):
                 kept = TwilioStream._keep(self, records, unit, unit.context, set(), unchanged, converted=True)
                 self._prefetch_children(kept + unchanged if unchanged else kept, unit.context)
             yield page
+            if cut is not None and self._passed(page, cut):
+                return  # newest first: every record of [cut, end) was on the pages read so far
+
+    def _splits(self, unit: Unit) -> bool:
+        """Whether a window of this stream may be split: day filters over a list sorted newest first."""
+        window = unit.window
+        return (
+            self.newest_first
+            and window is not None
+            and len(unit.lists) == 1
+            and self.filter_granularity == "day"
+            and window.end - window.start > DAY
+        )
+
+    def _oldest(self, page: Page) -> dt.datetime | None:
+        """The filter date of a page's last record (its oldest: the list is sorted newest first)."""
+        for record in reversed(self.records_of(page)):
+            value = record.get(self.filter_field or "")
+            if value:
+                iso = value if page.converted else to_iso(value)
+                return parse_iso(iso) if iso else None
+        return None
+
+    def _split(self, unit: Unit, page: Page) -> Split | None:
+        """A dense window's first page decides how to split the rest (see windows.split)."""
+        oldest = self._oldest(page)
+        if oldest is None or unit.window is None:
+            return None
+        size = min(self.run.settings.page_size, self.page_size_max)
+        return split(unit.window, oldest, len(self.records_of(page)), size)
+
+    def _passed(self, page: Page, cut: str) -> bool:
+        """Whether a page reached records older than the cut (so the list has read all of [cut, end))."""
+        oldest = self._oldest(page)
+        return oldest is None or format_iso(oldest) < cut
 
     def _checkpoint(self, unit: Unit, high_water: str | None) -> None:
-        """A unit is fully read: move its partition's bookmark forward and emit STATE."""
+        """A unit is fully read: move its partition's bookmark to the end of the windows finished without a gap
+        (the low watermark), note the finished windows beyond it in the progress marker, and emit STATE."""
+        account = unit.context.get("account_sid", WHOLE_STREAM)
+        reached = None
+        if unit.window is not None:
+            finished = self._finished.setdefault(account, [])
+            finished.append((unit.window.start_iso, unit.window.end_iso))
+            base = self._base.get(account, unit.window.start_iso)
+            reached, beyond = watermark(base, finished)
+            reached = reached if reached > base else None
+            self._base[account], self._finished[account] = reached or base, beyond
+            self.run.note_windows(self.tap_state, self.name, account, [] if unit.last else beyond)
         if self.replication_key:
             state = self.get_context_state(unit.context)
             old = state.get("replication_key_value") if state.get("replication_key") == self.replication_key else None
             new: str | None
             if unit.window is not None:
-                new = unit.window.end_iso
+                new = reached
             else:  # client-filtered list: the newest value seen, capped before the sync's start second
                 new = min(high_water, self._client_cap) if high_water else old
             if new and (old is None or new > old):
@@ -641,55 +665,58 @@ class TwilioStream(RESTStream[Any]):
             yield from batch
 
     def record_batches(self, ctx: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
-        """The records of one partition (or of one parent record's child list), a page at a time."""
+        """The records of one partition (or of one parent record's child list), a page at a time, in the order the
+        pages arrive: the partition's lists run at once and each window is checkpointed when its lists end."""
         if self.parent_stream_type is not None:
             yield from self._child_batches(ctx)
             return
         if self.per_account and "account_sid" not in ctx:
             return  # no account to read (all filtered out by account_sids, or the main one for alerts)
         self.run.plan_ahead()
-        pipeline = self.run.pipeline
         account = ctx.get("account_sid", "")
-        seen_null: set[Any] = set()
-        counted = 0
-        started = time.monotonic()
         units = self.units(ctx)
-        for index, unit in enumerate(units):
-            high: str | None = None
-            try:
-                for key, params in unit.lists:
-                    for page in pipeline.take(key, self._source(unit, params)):
-                        unchanged: list[dict[str, Any]] | None = [] if self._unchanged_have_children else None
-                        kept = self._keep(
-                            self.records_of(page), unit, ctx, seen_null, unchanged, converted=page.converted
-                        )
-                        if kept and self.replication_key and unit.window is None:
-                            newest = max((r.get(self.replication_key) or "") for r in kept)
-                            if newest > (high or ""):
-                                high = newest
-                        if not page.converted:  # else the worker that fetched the page started them
-                            self._prefetch_children(kept + unchanged if unchanged else kept, ctx)
-                        for record in unchanged or ():  # not emitted, but their child lists may have changed
-                            for child_context in self.generate_child_contexts(record, ctx):
-                                self._sync_children(child_context)
-                        counted += len(kept)
-                        if kept:
-                            yield kept
-            except TwilioError as exc:
-                for later in units[index:]:
-                    for key, _ in later.lists:
-                        pipeline.skip(key)
-                if not self._tolerable(exc, account):
-                    raise self._fatal(exc, account) from exc
-                return
-            self._checkpoint(unit, high)
-            if unit.window is not None:
-                self._log_progress(account, unit, counted, started)
+        reading = Reading(self, ctx, units)
+        seen_null: set[Any] = set()
+        group = self.run.pipeline.group(reading.lists())
+        try:
+            for key, item in group:
+                if isinstance(item, End):
+                    for unit, high in reading.ended(key):
+                        self._checkpoint(unit, high)
+                        if unit.window is not None:
+                            self._log_progress(account, unit, reading.counted, reading.started)
+                    continue
+                if isinstance(item, Split):
+                    group.add(reading.split(key, item))
+                    continue
+                unit = reading.unit(key)
+                page = item
+                unchanged: list[dict[str, Any]] | None = [] if self._unchanged_have_children else None
+                kept = self._keep(self.records_of(page), unit, ctx, seen_null, unchanged, converted=page.converted)
+                if kept and self.replication_key and unit.window is None:
+                    reading.note(key, max((r.get(self.replication_key) or "") for r in kept))
+                if not page.converted:  # else the worker that fetched the page started them
+                    self._prefetch_children(kept + unchanged if unchanged else kept, ctx)
+                for record in unchanged or ():  # not emitted, but their child lists may have changed
+                    for child_context in self.generate_child_contexts(record, ctx):
+                        self._sync_children(child_context)
+                reading.counted += len(kept)
+                if kept:
+                    yield kept
+        except TwilioError as exc:
+            group.close()
+            for key in reading.pending():
+                self.run.pipeline.skip(key)
+            if not self._tolerable(exc, account):
+                raise self._fatal(exc, account) from exc
+            return
+        finally:
+            group.close()
         for child in self.child_streams:
             if isinstance(child, TwilioStream):
                 child.forget_prefetched(account)  # downloads the SDK did not ask for (a stream map dropped the parent)
         if self.date_filter is None:
-            self.logger.info("%s %s: %d records", self.name, account, counted)
+            self.logger.info("%s %s: %d records", self.name, account, reading.counted)
 
     def _tolerable(self, exc: TwilioError, account: str) -> bool:
         """True when a list error means "skip this account" (with one warning) or "empty"."""

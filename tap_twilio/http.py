@@ -96,7 +96,7 @@ class Page:
     RSS of benchmark scenario 1 went from 89 to 67 MB.
     """
 
-    __slots__ = ("_body", "_content", "converted", "next_link", "url")
+    __slots__ = ("_body", "_content", "converted", "nbytes", "next_link", "url")
 
     def __init__(
         self, url: str, body: dict[str, Any] | None = None, *, content: bytes = b"", next_link: str | None = None
@@ -107,6 +107,7 @@ class Page:
         self.converted = False  # its records were typed in place already (by the worker that fetched it)
         self._body = body
         self._content = content
+        self.nbytes = len(content)  # what the page weighs while it waits for the writer (its bytes)
 
     @property
     def body(self) -> dict[str, Any]:
@@ -273,30 +274,58 @@ def _os_error(exc: BaseException) -> OSError | None:
 
 
 class Gate:
-    """What every client of a run shares: the global cap on requests in flight, hosts seen, stats."""
+    """What every client of a run shares: the process cap on requests in flight, one adaptive limiter per Twilio
+    account, hosts seen, stats."""
 
-    def __init__(self, max_concurrency: int, policy: RetryPolicy, user_agent: str) -> None:
+    def __init__(
+        self, max_concurrency: int, policy: RetryPolicy, user_agent: str, per_account: int | None = None
+    ) -> None:
         """One gate per run."""
         self.max_concurrency = max_concurrency
+        self.per_account = min(per_account or max_concurrency, max_concurrency)
         self.policy = policy
         self.user_agent = user_agent
         self.stats = Stats()
         self.slots = threading.BoundedSemaphore(max_concurrency)
         self.answered: set[str] = set()  # hosts (scheme://netloc) that sent any HTTP response
         self.first_failure: dict[str, float] = {}
+        self.limiters: dict[str, AdaptiveLimiter] = {}
+        self.in_flight = 0
+        self.max_in_flight = 0  # most requests in flight in the whole process
+        self._lock = threading.Lock()
+
+    def enter(self) -> None:
+        """A request starts (counted for the closing summary)."""
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def leave(self) -> None:
+        """A request ended."""
+        with self._lock:
+            self.in_flight -= 1
+
+    def limiter(self, account: str) -> AdaptiveLimiter:
+        """The account's own cap (Twilio counts concurrent requests per account), created on first use."""
+        limiter = self.limiters.get(account)
+        if limiter is None:
+            with self._lock:
+                limiter = self.limiters.setdefault(account, AdaptiveLimiter(self.per_account))
+        return limiter
 
 
 class TwilioClient:
-    """Thread-safe GETs with one set of credentials; its own 429-adaptive limit, under the run's global cap.
+    """Thread-safe GETs with one set of credentials; each account's 429-adaptive limit, under the process cap.
 
-    Twilio limits concurrent requests per account, so a 429 slows only the account that got it.
+    Twilio limits concurrent requests per account, so a 429 slows only the account that got it. The account of a
+    request is the one in its path (/Accounts/AC…), else the credentials' own (product APIs read their own).
     """
 
     def __init__(self, auth: tuple[str, str], gate: Gate) -> None:
         """One client per set of credentials (per account) of a run."""
         self._auth = auth
         self.gate = gate
-        self.limiter = AdaptiveLimiter(gate.max_concurrency)
+        self.limiter = gate.limiter(auth[0])  # the credentials' own account
         self._local = threading.local()
         policy = gate.policy
         self._get = backoff.on_exception(
@@ -357,8 +386,11 @@ class TwilioClient:
     def _attempt(self, url: str, params: dict[str, Any] | None, headers: dict[str, str] | None, label: str) -> Page:
         """One try: a Page, a _Retryable, or a TwilioAPIError for answers that retrying cannot change."""
         policy, gate = self.gate.policy, self.gate
-        self.limiter.acquire()
+        at = url.find("/Accounts/AC")
+        limiter = gate.limiter(url[at + 10 : at + 44]) if at >= 0 else self.limiter
+        limiter.acquire()
         gate.slots.acquire()
+        gate.enter()
         try:
             gate.stats.count(label=label)
             try:
@@ -376,13 +408,14 @@ class TwilioClient:
             except TRANSIENT_ERRORS as exc:
                 raise self._transport_failure(url, exc) from None
         finally:
+            gate.leave()
             gate.slots.release()
-            self.limiter.release()
+            limiter.release()
         parts = urlsplit(url)
         gate.answered.add(f"{parts.scheme}://{parts.netloc}")
         reported = response.headers.get("Twilio-Concurrent-Requests")
         if reported and reported.isdigit():
-            self.limiter.observe(int(reported))
+            limiter.observe(int(reported))
         status = response.status_code
         if status == 200:
             try:
@@ -396,7 +429,7 @@ class TwilioClient:
         code, message = error_parts(response, content)
         error = TwilioAPIError(status, parts.path, code, message)
         if status == TOO_MANY_REQUESTS:
-            self.limiter.throttle()
+            limiter.throttle()
             raise _Retryable(str(status), str(error), retry_after_seconds(response.headers.get("Retry-After")))
         if status in RETRY_STATUSES:
             raise _Retryable(str(status), str(error))

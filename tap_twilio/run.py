@@ -30,10 +30,11 @@ if TYPE_CHECKING:
 
     from tap_twilio.config import Settings
     from tap_twilio.http import Page
+    from tap_twilio.windows import Split
     from tap_twilio.writer import BufferedMsgSpecWriter
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
-PAGES_AHEAD = 2  # pages a list may buffer ahead of the writer: memory stays flat
+LISTS_PER_SLOT = 2  # lists running ahead of the writer per request slot of the process cap (the bytes bound them)
 STATE_SHARE = 0.05  # checkpoints write STATE unless that would take more than this share of the time ...
 STATE_CHEAP_SECONDS = 0.002  # ... or it is this cheap (a few dozen accounts): then every checkpoint writes it
 PROGRESS = "progress"  # state key of an unfinished run: which streams and accounts it completed
@@ -174,7 +175,7 @@ class SyncRun:
         self._warned: set[str] = set()
         self._clients: dict[tuple[str, str], TwilioClient] = {}
         self._lock = threading.Lock()
-        self._pipeline: Pipeline[Page] | None = None
+        self._pipeline: Pipeline[Page | Split] | None = None
         self._children: ThreadPoolExecutor | None = None
         self._planned = False
         self._last_state = 0.0
@@ -195,7 +196,9 @@ class SyncRun:
             read_timeout=s.request_timeout_seconds,
             unreachable_seconds=s.connect_timeout_seconds,  # a host that never answered gets this long in all
         )
-        return Gate(s.max_concurrency, policy, s.user_agent or f"tap-twilio/{__version__}")
+        return Gate(
+            s.max_concurrency, policy, s.user_agent or f"tap-twilio/{__version__}", s.max_concurrency_per_account
+        )
 
     def client(self, auth: tuple[str, str] | None = None) -> TwilioClient:
         """The client of a set of credentials (default: the configured ones), created once per run."""
@@ -221,12 +224,16 @@ class SyncRun:
     # --- workers ----------------------------------------------------------------------------------
 
     @property
-    def pipeline(self) -> Pipeline[Page]:
+    def pipeline(self) -> Pipeline[Page | Split]:
         """Lists in flight ahead of the writer, across accounts, windows and streams."""
         with self._lock:
             if self._pipeline is None:
                 self._pipeline = Pipeline(
-                    DaemonExecutor(), width=self.settings.max_concurrency, depth=PAGES_AHEAD, cancel=self.cancel
+                    DaemonExecutor(),
+                    width=self.settings.max_concurrency * LISTS_PER_SLOT,
+                    budget=self.settings.read_ahead_bytes,
+                    cancel=self.cancel,
+                    size=_page_bytes,
                 )
             return self._pipeline
 
@@ -238,7 +245,7 @@ class SyncRun:
             self._planned = True
         self.pipeline.plan(self._lanes())
 
-    def _lanes(self) -> Iterator[tuple[Hashable, Callable[[], Iterable[Page]]]]:
+    def _lanes(self) -> Iterator[tuple[Hashable, Callable[[], Iterable[Page | Split]]]]:
         try:
             for stream in sorted(self.streams, key=lambda s: s.name):  # the SDK syncs streams by name
                 yield from stream.planned_lanes()
@@ -307,6 +314,24 @@ class SyncRun:
         if account not in accounts:
             accounts.append(account)
 
+    def finished_windows(self, tap_state: TapState, stream: str, account: str) -> list[tuple[str, str]]:
+        """Windows past the bookmark that the interrupted run this one resumes read completely."""
+        if not self.resuming:
+            return []
+        windows = _plain(tap_state).get(PROGRESS, {}).get("windows", {}).get(stream, {}).get(account, [])
+        return [(str(first), str(last)) for first, last in windows]
+
+    def note_windows(self, tap_state: TapState, stream: str, account: str, windows: list[tuple[str, str]]) -> None:
+        """The windows past the bookmark this run read completely (written with the next STATE)."""
+        progress = _plain(tap_state).setdefault(PROGRESS, {"started": self.started_iso, "done": {}})
+        by_stream = progress.setdefault("windows", {})
+        if windows:
+            by_stream.setdefault(stream, {})[account] = [list(w) for w in windows]
+        elif account in by_stream.get(stream, {}):
+            del by_stream[stream][account]
+            if not by_stream[stream]:
+                del by_stream[stream]
+
     def finish(self, tap_state: TapState) -> None:
         """The whole run completed: the next run is a normal one again."""
         _plain(tap_state).pop(PROGRESS, None)
@@ -328,23 +353,32 @@ class SyncRun:
         """One closing summary line, and one warning per account that was not readable."""
         if "gate" not in self.__dict__:
             return
-        stats = self.gate.stats
-        throttled = sum(c.limiter.throttled for c in self._clients.values())
+        stats, limiters = self.gate.stats, self.gate.limiters.values()
         self.logger.info(
             "Requests: %d, retries: %d %s, waited %.1fs on retries, max in flight %d, throttled %d time(s)",
             stats.requests,
             stats.retries,
             dict(sorted(stats.by_reason.items())),
             stats.retry_wait_seconds,
-            max((c.limiter.max_in_flight for c in self._clients.values()), default=0),
-            throttled,
+            self.gate.max_in_flight,
+            sum(limiter.throttled for limiter in limiters),
+        )
+        self.logger.info(
+            "Concurrency: process cap %d, per account %d; most in flight for one account: %d",
+            self.gate.max_concurrency,
+            self.gate.per_account,
+            max((limiter.max_in_flight for limiter in limiters), default=0),
         )
         self.logger.info("Requests by stream: %s", dict(sorted(stats.by_stream.items())))
         if self._pipeline is not None:
+            pipeline = self._pipeline
             self.logger.info(
-                "Read ahead: at most %d lists in flight ahead of the writer, %d pages buffered",
-                self._pipeline.max_ahead,
-                self._pipeline.gauge.peak,
+                "Read ahead: at most %d lists in flight ahead of the writer, %d pages buffered "
+                "(peak buffer %.1f MB, budget %d MB)",
+                pipeline.max_running,
+                pipeline.gauge.peak_items,
+                pipeline.gauge.peak / 2**20,
+                pipeline.budget >> 20,
             )
         by_account: dict[str, list[str]] = {}
         for stream, account, status in self.skipped:
@@ -357,6 +391,11 @@ def credentials_message(settings: Settings) -> str:
     """The one line for credentials Twilio rejects."""
     pair = "api_key_sid and api_key_secret" if settings.uses_api_key else "account_sid and auth_token"
     return f"Twilio rejected the credentials (HTTP 401, error 20003): check {pair}"
+
+
+def _page_bytes(item: Page | Split) -> int:
+    """What a page waiting for the writer weighs (its bytes; a split weighs nothing)."""
+    return getattr(item, "nbytes", 0)
 
 
 def _plain(tap_state: TapState) -> dict[str, Any]:
