@@ -182,6 +182,7 @@ class TwilioStream(RESTStream[Any]):
             # the SDK logs "Beginning sync" once per parent record (per message with media): keep INFO readable
             self.logger.setLevel(logging.WARNING)
         self._units: dict[Hashable, list[Unit]] = {}
+        self._children_written = False  # the page being written had its children written by an interrupted run
         self._base: dict[str, str] = {}  # per account: where this run's windows start (the low watermark's origin)
         self._finished: dict[str, list[tuple[str, str]]] = {}  # per account: finished windows beyond the watermark
         self._prefetched: dict[tuple[tuple[str, Any], ...], Future[list[Page]]] = {}
@@ -282,7 +283,8 @@ class TwilioStream(RESTStream[Any]):
                     for key, value in extra:
                         for record in batch:
                             record.setdefault(key, value)
-                    if children:  # as the SDK does: a record's child lists are synced before the record is written
+                    if children and not self._children_written:  # as the SDK does: a record's child lists are
+                        # synced before the record is written
                         for record in batch:
                             for child in self.generate_child_contexts(record, child_context):
                                 self._sync_children(copy.copy(child))
@@ -475,8 +477,15 @@ class TwilioStream(RESTStream[Any]):
                 self._base[account] = format_iso(self.start_time(context))
                 self._finished[account] = self.run.finished_windows(self.tap_state, self.name, account)
                 windows = self.windows(context)
+                written = self.run.written_pages(self.tap_state, self.name, account)
                 units = [
-                    Unit(context, w, self.window_lists(context, w), last=i == len(windows) - 1)
+                    Unit(
+                        context,
+                        w,
+                        self.window_lists(context, w),
+                        last=i == len(windows) - 1,
+                        written=written.get(f"{w.start_iso}/{w.end_iso}", 0),
+                    )
                     for i, w in enumerate(windows)
                 ]
             self._units[ctx_key] = units
@@ -528,6 +537,7 @@ class TwilioStream(RESTStream[Any]):
         """Worker side of one list: each page's records are typed, and their child lists started, as soon as the
         page arrives, not when the writer gets to it (a parent's children then cost no round trip of their own)."""
         cut: str | None = None
+        key = self._lists(tuple(sorted(unit.context.items())), unit.window, [params])[0][0]
         for index, page in enumerate(self.iter_pages(unit.context, params)):
             if index == 0 and page.next_link and self._splits(unit):
                 found = self._split(unit, page)
@@ -536,7 +546,10 @@ class TwilioStream(RESTStream[Any]):
                     assert unit.window is not None
                     unit = unit.narrowed(Window(found.cut, unit.window.end))
                     cut = format_iso(found.cut)
-            if self._children_wanted:  # else the writer types the records: two threads typing only fight the GIL
+            if self._children_wanted and index >= unit.written and self.run.pipeline.claimed(key):
+                # else the writer types the records (two threads typing only fight the GIL) and starts the children
+                # when it gets to the page: a list read ahead does not fetch its children before the writer takes it
+                # (a kill would lose them), and pages an interrupted run wrote with their children need none again
                 records = self.records_of(page)
                 for record in records:
                     self._convert(record)
@@ -682,6 +695,7 @@ class TwilioStream(RESTStream[Any]):
             for key, item in group:
                 if isinstance(item, End):
                     for unit, high in reading.ended(key):
+                        self.run.note_pages(self.tap_state, self.name, account, reading.origin(key), None)
                         self._checkpoint(unit, high)
                         if unit.window is not None:
                             self._log_progress(account, unit, reading.counted, reading.started)
@@ -691,11 +705,15 @@ class TwilioStream(RESTStream[Any]):
                     continue
                 unit = reading.unit(key)
                 page = item
-                unchanged: list[dict[str, Any]] | None = [] if self._unchanged_have_children else None
+                index = reading.page(key)
+                self._children_written = index < unit.written  # an interrupted run wrote this page's children
+                unchanged: list[dict[str, Any]] | None = (
+                    [] if self._unchanged_have_children and not self._children_written else None
+                )
                 kept = self._keep(self.records_of(page), unit, ctx, seen_null, unchanged, converted=page.converted)
                 if kept and self.replication_key and unit.window is None:
                     reading.note(key, max((r.get(self.replication_key) or "") for r in kept))
-                if not page.converted:  # else the worker that fetched the page started them
+                if not page.converted and not self._children_written:  # else the worker started them (or none)
                     self._prefetch_children(kept + unchanged if unchanged else kept, ctx)
                 for record in unchanged or ():  # not emitted, but their child lists may have changed
                     for child_context in self.generate_child_contexts(record, ctx):
@@ -703,6 +721,9 @@ class TwilioStream(RESTStream[Any]):
                 reading.counted += len(kept)
                 if kept:
                     yield kept
+                if self._children_wanted and unit.window is not None and len(unit.lists) == 1:
+                    # this page and its children are written: a resumed run reads its children no more
+                    self.run.note_pages(self.tap_state, self.name, account, reading.origin(key), index + 1)
         except TwilioError as exc:
             group.close()
             for key in reading.pending():

@@ -1,7 +1,7 @@
 """Lists fetched ahead by worker threads, handed to the one thread that writes as their pages become ready.
 
 Nothing here knows about Twilio. A *lane* is one list (an iterator of items) that a worker drains into its buffer.
-The *pipeline* keeps up to `width` lanes of a planned order running, so the next lists (of this partition, or of
+The *pipeline* keeps up to `width` lanes of a planned order started ahead, so the next lists (of this partition, or of
 the streams after it) download while the writer is busy. The writer takes a *group* of lanes (one partition's
 lists) and gets whichever item is ready first, preferring the earliest lane of the group; lanes can join a group
 while it is being taken (a list split into smaller ones). How far the lanes run ahead is bounded by bytes: a
@@ -138,7 +138,7 @@ class Group(Generic[T]):
 
 
 class Pipeline(Generic[T]):
-    """Up to `width` lanes of a planned order running at once, their buffers bounded by `budget` bytes in all."""
+    """Up to `width` lanes of a planned order started ahead of the writer, their buffers bounded by `budget` bytes."""
 
     def __init__(
         self,
@@ -148,13 +148,18 @@ class Pipeline(Generic[T]):
         budget: int,
         cancel: threading.Event,
         size: Callable[[T], int] = lambda _: 1,
+        estimate: int = 1,
+        depth: int = 1_000_000,
     ) -> None:
-        """`size` weighs an item in bytes; a pool `executor` needs `width` workers plus those of taken groups."""
+        """`size` weighs an item in bytes (`estimate`: before any was seen); a lane buffers at most `depth` items.
+        A pool `executor` needs `width` workers plus those of the groups taken."""
         self._executor = executor
         self._width = max(1, width)
         self.budget = max(1, budget)
         self.cancel = cancel
         self._size = size
+        self._estimate = estimate
+        self._depth = depth
         self.cv = threading.Condition()
         self._plans: list[Iterator[tuple[Hashable, Callable[[], Iterable[T]]]]] = []
         self.lanes: dict[Hashable, Lane[T]] = {}  # started and not yet taken to the end or dropped
@@ -164,12 +169,8 @@ class Pipeline(Generic[T]):
         self._fetching = 0  # lanes fetching an item now
         self._largest = 0  # the largest item seen: what a fetch in progress may add
         self.max_running = 0  # most lanes running at once, for the benchmark
+        self.max_ahead = 0  # most lanes started ahead of the writer at once
         self.gauge = Gauge()
-
-    @property
-    def max_ahead(self) -> int:
-        """Most lists running at once (the name the summary line used)."""
-        return self.max_running
 
     def plan(self, lanes: Iterable[tuple[Hashable, Callable[[], Iterable[T]]]]) -> None:
         """Append lanes the writer is expected to take, in that order; they start as the width allows."""
@@ -189,12 +190,13 @@ class Pipeline(Generic[T]):
 
     def _fill(self) -> None:
         with self.cv:
-            while self._running < self._width and not self.cancel.is_set():
+            while len(self._ahead) < self._width and not self.cancel.is_set():
                 planned = self._next_planned()
                 if planned is None:
                     break
                 self._ahead.append(planned[0])
                 self._start(*planned)
+            self.max_ahead = max(self.max_ahead, len(self._ahead))
 
     def _start(self, key: Hashable, source: Callable[[], Iterable[T]]) -> Lane[T]:
         """Start a lane (the caller holds the lock)."""
@@ -242,9 +244,10 @@ class Pipeline(Generic[T]):
     def _room(self, lane: Lane[T]) -> bool:
         """Wait until the lane may fetch its next item; False when it was stopped or the run cancelled.
 
-        Items being fetched count at the largest size seen so far (before any, one fetch at a time), so the buffer
-        stays within the budget. Lanes the writer is not taking yet fill at most half of it, leaving the rest to the
-        lists it takes now; while it waits for those with nothing buffered, one of them fetches whatever the budget.
+        Items being fetched count at the largest size seen so far (before any, the estimate), so the buffer
+        stays within the budget; no lane buffers more than `depth` items. Lanes the writer is not taking yet fill
+        at most half of it, leaving the rest to the lists it takes now; while it waits for those with nothing
+        buffered, one of them fetches whatever the budget.
         """
         with self.cv:
             while True:
@@ -254,10 +257,8 @@ class Pipeline(Generic[T]):
                 if group is not None and group.waiting and not group.fetching:
                     break
                 limit = self.budget if group is not None else self.budget // 2
-                if self._largest:
-                    if self.gauge.current + (self._fetching + 1) * self._largest <= limit:
-                        break
-                elif not self._fetching:
+                expected = (self._fetching + 1) * (self._largest or self._estimate)
+                if len(lane.items) < self._depth and self.gauge.current + expected <= limit:
                     break
                 if not self.gauge.current and not self._fetching:
                     break  # an item larger than the whole budget still moves on, one at a time
@@ -298,6 +299,11 @@ class Pipeline(Generic[T]):
                 group.lanes.append(lane)
             self.cv.notify_all()
         self._fill()
+
+    def claimed(self, key: Hashable) -> bool:
+        """Whether the writer is taking this list now (not merely reading it ahead)."""
+        lane = self.lanes.get(key)
+        return lane is not None and lane.group is not None
 
     def take(self, key: Hashable, source: Callable[[], Iterable[T]]) -> Iterator[T]:
         """The items of one list, in order: from its lane if started ahead, else fetched now from `source`."""

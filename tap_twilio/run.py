@@ -34,7 +34,8 @@ if TYPE_CHECKING:
     from tap_twilio.writer import BufferedMsgSpecWriter
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
-LISTS_PER_SLOT = 2  # lists running ahead of the writer per request slot of the process cap (the bytes bound them)
+PAGES_AHEAD = 2  # pages one list buffers at most: a kill loses little, and many lists keep every slot busy
+RECORD_BYTES = 1200  # about what one record weighs in a page (a message: 0.9-1.1 kB), until pages were seen
 STATE_SHARE = 0.05  # checkpoints write STATE unless that would take more than this share of the time ...
 STATE_CHEAP_SECONDS = 0.002  # ... or it is this cheap (a few dozen accounts): then every checkpoint writes it
 PROGRESS = "progress"  # state key of an unfinished run: which streams and accounts it completed
@@ -230,10 +231,12 @@ class SyncRun:
             if self._pipeline is None:
                 self._pipeline = Pipeline(
                     DaemonExecutor(),
-                    width=self.settings.max_concurrency * LISTS_PER_SLOT,
+                    width=self.settings.max_concurrency,
                     budget=self.settings.read_ahead_bytes,
                     cancel=self.cancel,
                     size=_page_bytes,
+                    estimate=self.settings.page_size * RECORD_BYTES,
+                    depth=PAGES_AHEAD,
                 )
             return self._pipeline
 
@@ -332,6 +335,27 @@ class SyncRun:
             if not by_stream[stream]:
                 del by_stream[stream]
 
+    def written_pages(self, tap_state: TapState, stream: str, account: str) -> dict[str, int]:
+        """Per window ("start/end"): how many leading pages the interrupted run wrote with their children."""
+        if not self.resuming:
+            return {}
+        pages = _plain(tap_state).get(PROGRESS, {}).get("pages", {}).get(stream, {}).get(account, {})
+        return {str(span): int(count) for span, count in pages.items()}
+
+    def note_pages(self, tap_state: TapState, stream: str, account: str, span: str, count: int | None) -> None:
+        """A window's leading pages written with their children (None: the window is finished, forget it)."""
+        progress = _plain(tap_state).setdefault(PROGRESS, {"started": self.started_iso, "done": {}})
+        by_stream = progress.setdefault("pages", {})
+        if count is not None:
+            by_stream.setdefault(stream, {}).setdefault(account, {})[span] = count
+            return
+        windows = by_stream.get(stream, {}).get(account, {})
+        windows.pop(span, None)
+        if not windows:
+            by_stream.get(stream, {}).pop(account, None)
+            if stream in by_stream and not by_stream[stream]:
+                del by_stream[stream]
+
     def finish(self, tap_state: TapState) -> None:
         """The whole run completed: the next run is a normal one again."""
         _plain(tap_state).pop(PROGRESS, None)
@@ -375,7 +399,7 @@ class SyncRun:
             self.logger.info(
                 "Read ahead: at most %d lists in flight ahead of the writer, %d pages buffered "
                 "(peak buffer %.1f MB, budget %d MB)",
-                pipeline.max_running,
+                pipeline.max_ahead,
                 pipeline.gauge.peak_items,
                 pipeline.gauge.peak / 2**20,
                 pipeline.budget >> 20,

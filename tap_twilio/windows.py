@@ -45,6 +45,7 @@ class Unit:
     last: bool  # the partition's final unit
     bookmark: str | None = None  # a client-filtered list keeps records from here on (fixed when planned)
     strict: bool = False  # ... and only those newer than it (a child's bookmark: equal was emitted already)
+    written: int = 0  # leading pages an interrupted run wrote with every child list of their records
 
     def narrowed(self, window: Window) -> Unit:
         """The same lists, now responsible for a smaller window (the rest was split off)."""
@@ -153,6 +154,8 @@ class Reading:
         self._open: dict[int, set[Hashable]] = {}
         self._high: dict[int, str] = {}
         self._lists: list[tuple[Hashable, Callable[[], Iterable[Any]]]] = []
+        self._pages: dict[Hashable, int] = {}
+        self._origin: dict[Hashable, str] = {}
         self.counted = 0
         self.started = time.monotonic()
         for unit in units:
@@ -165,6 +168,8 @@ class Reading:
         lists = []
         for key, params in unit.lists:
             self._token[key] = token
+            if unit.window is not None:
+                self._origin[key] = f"{unit.window.start_iso}/{unit.window.end_iso}"
             self._open[token].add(key)
             lists.append((key, self._stream._source(unit, params)))
         self._lists += lists
@@ -177,6 +182,16 @@ class Reading:
     def unit(self, key: Hashable) -> Unit:
         """The unit a list reads now (narrowed after a split)."""
         return self._unit[self._token[key]]
+
+    def page(self, key: Hashable) -> int:
+        """The index of the page of a list handed over now (0, 1, …)."""
+        index = self._pages.get(key, 0)
+        self._pages[key] = index + 1
+        return index
+
+    def origin(self, key: Hashable) -> str:
+        """The window a list was planned for, as "start/end" (it stays its name after a split)."""
+        return self._origin.get(key, "")
 
     def note(self, key: Hashable, newest: str) -> None:
         """The newest replication value a client-filtered list kept (its unit's high-water mark)."""

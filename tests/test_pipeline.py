@@ -69,7 +69,7 @@ def test_planned_lists_start_ahead_of_the_writer_but_no_more_than_width() -> Non
 
 
 def test_back_pressure_keeps_the_buffer_within_the_budget() -> None:
-    pipeline, _ = make(width=1, budget=2)
+    pipeline, _ = make(width=1, budget=4)  # half of it for lists the writer does not take yet
     log: list[tuple[str, int]] = []
     source = Source(log, "big", 100)
     pipeline.plan([("big", source)])
@@ -160,14 +160,14 @@ def test_the_gauge_counts_bytes_waiting_and_the_peak_stays_within_the_budget() -
     log: list[tuple[str, int]] = []
     sources = [Source(log, str(i), 30) for i in range(3)]
     pipeline.plan((s.name, s) for s in sources)
-    assert wait_for(lambda: pipeline.gauge.current >= 900)
+    assert wait_for(lambda: pipeline.gauge.current >= 370)  # lists not taken yet fill half the budget
     time.sleep(0.2)
+    assert pipeline.gauge.current <= 500 + 30
     for s in sources:
         assert len(list(pipeline.take(s.name, s))) == 30
     assert pipeline.gauge.current == 0
     # a worker asks for its next item only while the buffer is under the budget: at most one item over per lane
-    assert 900 <= pipeline.gauge.peak < 1000 + 3 * 130
-    assert pipeline.gauge.peak_items <= 12
+    assert 370 <= pipeline.gauge.peak <= 1000 + 30  # an item may be a few bytes larger than the largest before it
 
 
 def test_a_group_hands_over_whichever_list_is_ready_and_each_end() -> None:
@@ -195,11 +195,11 @@ def test_lists_join_a_group_while_it_is_taken() -> None:
 
 
 def test_a_full_budget_never_stalls_the_list_the_writer_waits_for() -> None:
-    pipeline, _ = make(width=4, budget=5)
+    pipeline, _ = make(width=4, budget=10)
     log: list[tuple[str, int]] = []
     hog, wanted = Source(log, "hog", 50), Source(log, "wanted", 20)
     pipeline.plan([("hog", hog)])
-    assert wait_for(lambda: pipeline.gauge.current >= 5)  # the budget is full of a list taken later
+    assert wait_for(lambda: pipeline.gauge.current >= 5)  # half the budget is full of a list taken later
     got = list(pipeline.take("wanted", wanted))  # not planned: started on demand, past the budget
     assert len(got) == 20
     assert len(list(pipeline.take("hog", hog))) >= 1

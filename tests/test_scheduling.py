@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import requests
 from conftest import FAST_RETRIES, discover, run_tap, select
 from twilio_sandbox import Sandbox
 from twilio_sandbox.faults import Faults, ScriptedFault
@@ -65,6 +66,39 @@ def test_windows_finishing_out_of_order_move_the_bookmark_to_the_low_watermark_a
         assert not asked & {w[0][:10] for w in done}, (asked, done)
         ids = {r["sid"] for r in resumed.records["messages"]} | {r["sid"] for r in run.records["messages"]}
         assert ids == {m["sid"] for m in sb.expected("messages")}
+        assert "progress" not in resumed.state
+
+
+def test_a_resumed_run_reads_no_children_of_pages_whose_children_were_written(tmp_path: Path) -> None:
+    faults = Faults(stall_seconds=4.0)
+    with Sandbox(seed=45, subaccounts=0, days=25, sizes={"messages": 800}, faults=faults) as sb:
+        start = (sb.now - dt.timedelta(days=27)).replace(hour=0, minute=0, second=0, microsecond=0)
+        config = sb.tap_config(start_date=format_iso(start), date_window_days=4, page_size=20, **FAST_RETRIES)
+        catalog = select(discover(tmp_path, config), {"messages", "message_media"})
+        account, day = sb.main_account_sid, start.date().isoformat()
+        last = (start + dt.timedelta(days=3)).date().isoformat()
+        # the oldest window's second page stalls: its first page and that page's media are written meanwhile
+        faults.scripted.append(ScriptedFault(f"DateSent%3E={day}&DateSent%3C={last}&PageSize=20&Page=1&", "stall"))
+        run = run_tap(tmp_path, config, catalog=catalog)
+        marked = [s for s in run.states if s.get("progress", {}).get("pages", {}).get("messages", {}).get(account)]
+        assert marked, "the pages written with their children are in the progress marker"
+        interrupted = marked[-1]
+        spans = interrupted["progress"]["pages"]["messages"][account]
+        span, count = min(spans.items())
+        assert span.startswith(format_iso(start)) and count == 1, spans
+        # the sids on that page, as Twilio lists them
+        listing = requests.get(
+            f"{sb.url}/2010-04-01/Accounts/{account}/Messages.json",
+            params={"DateSent>": day, "DateSent<": last, "PageSize": 20},
+            auth=(sb.main_account_sid, sb.main_auth_token),
+            timeout=10,
+        )
+        on_written = {m["sid"] for m in listing.json()["messages"] if m["num_media"] != "0"}
+        sb.reset_stats()
+        resumed = run_tap(tmp_path, config, catalog=catalog, state=interrupted)
+        media = {path.split("/Messages/")[1].split("/")[0] for _, path in sb.stats.requests if "/Media.json" in path}
+        assert media, "media of the pages not written are read"
+        assert not media & on_written, "no media of pages whose media an interrupted run wrote"
         assert "progress" not in resumed.state
 
 
