@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from typing_extensions import override
 
-from tap_twilio.client import ALERT_RETENTION, MESSAGE_RETENTION, WHOLE_STREAM, TwilioStream
+from tap_twilio.client import TwilioStream
 from tap_twilio.dates import format_iso
+from tap_twilio.stream_base import ALERT_RETENTION, MESSAGE_RETENTION, WHOLE_STREAM
 from tap_twilio.streams.base import Endpoint
 from tap_twilio.windows import Unit
 
