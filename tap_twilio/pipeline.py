@@ -239,7 +239,7 @@ class Pipeline(Generic[T]):
         finally:
             with self.cv:
                 self._running -= 1
-            self._fill()
+            # no _fill here: the plan is read on the writer's thread only (planning reads the streams' state)
 
     def _room(self, lane: Lane[T]) -> bool:
         """Wait until the lane may fetch its next item; False when it was stopped or the run cancelled.
