@@ -159,7 +159,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     th.Property(
         "read_ahead_mb",
         th.IntegerType(minimum=1, maximum=4096),
-        default=64,
+        default=16,
         title="Read-ahead buffer (MB)",
         description="Pages downloaded ahead of the writer weigh at most about this many megabytes in all.",
     ),

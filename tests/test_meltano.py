@@ -224,7 +224,7 @@ def test_meltano_config_reaches_the_tap_typed(meltano: Path, installed: Path, sb
         "date_window_days": 30,
         "max_concurrency": 32,
         "max_concurrency_per_account": 16,
-        "read_ahead_mb": 64,
+        "read_ahead_mb": 16,
         "page_size": 1000,
         "backoff_base_seconds": 1.0,
         "backoff_max_seconds": 60.0,
