@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import functools
 import logging
 import os
 import random
@@ -86,6 +87,13 @@ class _Links(msgspec.Struct):
 
 
 _LINKS = msgspec.json.Decoder(_Links)
+
+
+@functools.cache
+def _field_decoder(list_key: str, name: str) -> msgspec.json.Decoder[Any]:
+    """Reads one field of a page's records and nothing else."""
+    record = msgspec.defstruct("Record", [(name, Any, None)])
+    return msgspec.json.Decoder(msgspec.defstruct("Fields", [(list_key, list[record], [])]))  # type: ignore[valid-type]
 _decode = msgspec.json.Decoder().decode
 
 
@@ -110,6 +118,13 @@ class Page:
         self._body = body
         self._content = content
         self.nbytes = len(content)  # what the page weighs while it waits for the writer (its bytes)
+
+    def values(self, list_key: str, name: str) -> list[Any]:
+        """One field of every record, read from the content without building (or keeping) the records."""
+        if self._body is not None:
+            records = self._body.get(list_key) or []
+            return [r.get(name) for r in records if isinstance(r, dict)]
+        return [getattr(r, name) for r in getattr(_field_decoder(list_key, name).decode(self._content), list_key)]
 
     @property
     def body(self) -> dict[str, Any]:

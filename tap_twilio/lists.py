@@ -109,9 +109,9 @@ class ListsStream(VersionedStream):
         )
 
     def _oldest(self, page: Page) -> dt.datetime | None:
-        """The filter date of a page's last record (its oldest: the list is sorted newest first)."""
-        for record in reversed(self.records_of(page)):
-            value = record.get(self.filter_field or "")
+        """The filter date of a page's last record (its oldest: the list is sorted newest first), read without
+        building the page's records (a page waiting for the writer keeps its bytes, not its objects)."""
+        for value in reversed(page.values(self.list_key or self.name, self.filter_field or "")):
             if value:
                 iso = value if page.converted else to_iso(value)
                 return parse_iso(iso) if iso else None
@@ -123,7 +123,7 @@ class ListsStream(VersionedStream):
         if oldest is None or unit.window is None:
             return None
         size = min(self.run.settings.page_size, self.page_size_max)
-        return split(unit.window, oldest, len(self.records_of(page)), size)
+        return split(unit.window, oldest, len(page.values(self.list_key or self.name, "sid")), size)
 
     def _passed(self, page: Page, cut: str) -> bool:
         """Whether a page reached records older than the cut (so the list has read all of [cut, end))."""
