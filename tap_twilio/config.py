@@ -150,11 +150,27 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "max_concurrency",
-        th.IntegerType(minimum=1, maximum=64),
-        default=8,
+        th.IntegerType(minimum=1, maximum=256),
+        default=32,
         title="Max concurrency",
-        description="Most requests in flight at once (all accounts together); each account's share is "
-        "halved for a while after a 429.",
+        description="Most requests in flight at once, all accounts together (the process cap); each account also "
+        "stays within max_concurrency_per_account.",
+    ),
+    th.Property(
+        "max_concurrency_per_account",
+        th.IntegerType(minimum=1, maximum=100),
+        default=16,
+        title="Max concurrency per account",
+        description="Most requests in flight for one Twilio account (Twilio limits concurrent requests per account, "
+        "about 100 by default, and answers 429 above it): the rest is left to the account's own traffic. A 429 "
+        "halves the account's share for a while.",
+    ),
+    th.Property(
+        "read_ahead_mb",
+        th.IntegerType(minimum=1, maximum=4096),
+        default=16,
+        title="Read-ahead buffer (MB)",
+        description="Pages downloaded ahead of the writer weigh at most about this many megabytes in all.",
     ),
     th.Property(
         "page_size",
@@ -315,6 +331,8 @@ class Settings:
     conversation_date_tracks_messages: bool
     emit_activate_version_messages: bool
     max_concurrency: int
+    max_concurrency_per_account: int
+    read_ahead_bytes: int
     page_size: int
     max_retries: int
     backoff_base_seconds: float
@@ -350,6 +368,8 @@ class Settings:
             conversation_date_tracks_messages=bool(get("conversation_date_tracks_messages")),
             emit_activate_version_messages=bool(get("emit_activate_version_messages")),
             max_concurrency=int(get("max_concurrency")),
+            max_concurrency_per_account=int(get("max_concurrency_per_account")),
+            read_ahead_bytes=int(get("read_ahead_mb")) << 20,
             page_size=int(get("page_size")),
             max_retries=int(get("max_retries")),
             backoff_base_seconds=_number(get("backoff_base_seconds")),

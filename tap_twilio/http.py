@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import email.utils
+import functools
 import logging
 import os
 import random
-import re
 import socket
 import threading
 import time
 from collections.abc import Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -22,6 +22,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 
 from tap_twilio.clock import TwilioClock
+from tap_twilio.limits import AdaptiveLimiter, Stats
 
 if TYPE_CHECKING:
     from backoff._typing import Details
@@ -31,7 +32,6 @@ LOGGER = logging.getLogger("tap-twilio")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 SERVER_ERRORS = frozenset({"500", "502", "503", "504"})
 TOO_MANY_REQUESTS = 429
-ACCOUNT_IN_PATH = re.compile(r"/Accounts/(AC[0-9a-fA-F]{32})")  # a 2010 URL names the account it reads
 UNAUTHORIZED = 401
 ACCESS_STATUSES = frozenset({401, 403, 404})
 HTTP_FORBIDDEN_OR_UNAUTHORIZED = frozenset({401, 403})
@@ -91,6 +91,15 @@ class _Links(msgspec.Struct):
 
 
 _LINKS = msgspec.json.Decoder(_Links)
+
+
+@functools.cache
+def _field_decoder(list_key: str, name: str) -> msgspec.json.Decoder[Any]:
+    """Reads one field of a page's records and nothing else."""
+    record = msgspec.defstruct("Record", [(name, Any, None)])
+    return msgspec.json.Decoder(msgspec.defstruct("Fields", [(list_key, list[record], [])]))  # type: ignore[valid-type]
+
+
 _decode = msgspec.json.Decoder().decode
 
 
@@ -103,7 +112,7 @@ class Page:
     RSS of benchmark scenario 1 went from 89 to 67 MB.
     """
 
-    __slots__ = ("_body", "_content", "converted", "next_link", "url")
+    __slots__ = ("_body", "_content", "converted", "nbytes", "next_link", "url")
 
     def __init__(
         self, url: str, body: dict[str, Any] | None = None, *, content: bytes = b"", next_link: str | None = None
@@ -114,6 +123,14 @@ class Page:
         self.converted = False  # its records were typed in place already (by the worker that fetched it)
         self._body = body
         self._content = content
+        self.nbytes = len(content)  # what the page weighs while it waits for the writer (its bytes)
+
+    def values(self, list_key: str, name: str) -> list[Any]:
+        """One field of every record, read from the content without building (or keeping) the records."""
+        if self._body is not None:
+            records = self._body.get(list_key) or []
+            return [r.get(name) for r in records if isinstance(r, dict)]
+        return [getattr(r, name) for r in getattr(_field_decoder(list_key, name).decode(self._content), list_key)]
 
     @property
     def body(self) -> dict[str, Any]:
@@ -121,64 +138,6 @@ class Page:
         if self._body is None:  # the worker's outline read checked that the content is one JSON object
             self._body, self._content = _decode(self._content), b""
         return self._body
-
-
-class AdaptiveLimiter:
-    """Caps requests in flight; halves the cap on a 429 and earns it back one step per quiet period.
-
-    A burst of 429s from one overload counts once: the cap is halved at most once per `recovery_seconds`.
-    """
-
-    def __init__(self, limit: int, recovery_seconds: float = 2.0) -> None:
-        """Start at the configured cap."""
-        self.ceiling = self.limit = max(1, limit)
-        self.recovery_seconds = recovery_seconds
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self.throttled = 0
-        self._last_change = self._last_decrease = -recovery_seconds
-        self._cv = threading.Condition()
-
-    def acquire(self) -> None:
-        """Wait for a free slot."""
-        with self._cv:
-            while self.in_flight >= self._current_limit():
-                self._cv.wait(0.05)
-            self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
-
-    def release(self) -> None:
-        """Free a slot."""
-        with self._cv:
-            self.in_flight -= 1
-            self._cv.notify()
-
-    def throttle(self) -> None:
-        """Twilio said too many concurrent requests: halve the cap."""
-        with self._cv:
-            self.throttled += 1
-            now = time.monotonic()
-            if now - self._last_decrease >= self.recovery_seconds:
-                self._last_decrease = now
-                self.limit = max(1, self.limit // 2)
-            self._last_change = now
-
-    def observe(self, reported: int) -> None:
-        """Twilio's `Twilio-Concurrent-Requests`: the account's requests in flight from every client.
-
-        More than ours means other systems use the account too: a cap lowered by a 429 is not earned back while so.
-        """
-        with self._cv:
-            if reported > self.in_flight + 1 and self.limit < self.ceiling:  # +1: Twilio counts this request too
-                self._last_change = time.monotonic()
-
-    def _current_limit(self) -> int:
-        if self.limit < self.ceiling:
-            steps = int((time.monotonic() - self._last_change) / self.recovery_seconds)
-            if steps:
-                self.limit = min(self.ceiling, self.limit + steps)
-                self._last_change = time.monotonic()
-        return self.limit
 
 
 @dataclass(frozen=True)
@@ -205,32 +164,6 @@ class RetryPolicy:
                 wait = cap / 2 + random.uniform(0, cap / 2)
             attempt += 1
             failure = yield wait
-
-
-@dataclass
-class Stats:
-    """What a run cost, for logs and the benchmark."""
-
-    requests: int = 0
-    retries: int = 0
-    by_reason: dict[str, int] = field(default_factory=dict)
-    by_stream: dict[str, int] = field(default_factory=dict)
-    retry_wait_seconds: float = 0.0
-    first_request_at: float | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def count(self, reason: str | None = None, wait: float = 0.0, label: str = "") -> None:
-        """Count a request, or a retry and why."""
-        with self._lock:
-            if reason is None:
-                self.requests += 1
-                self.by_stream[label] = self.by_stream.get(label, 0) + 1
-                if self.first_request_at is None:
-                    self.first_request_at = time.perf_counter()
-            else:
-                self.retries += 1
-                self.by_reason[reason] = self.by_reason.get(reason, 0) + 1
-                self.retry_wait_seconds += wait
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -280,11 +213,15 @@ def _os_error(exc: BaseException) -> OSError | None:
 
 
 class Gate:
-    """What every client of a run shares: the global cap on requests in flight, hosts seen, stats."""
+    """What every client of a run shares: the process cap on requests in flight, one adaptive limiter per Twilio
+    account, hosts seen, stats."""
 
-    def __init__(self, max_concurrency: int, policy: RetryPolicy, user_agent: str) -> None:
+    def __init__(
+        self, max_concurrency: int, policy: RetryPolicy, user_agent: str, per_account: int | None = None
+    ) -> None:
         """One gate per run."""
         self.max_concurrency = max_concurrency
+        self.per_account = min(per_account or max_concurrency, max_concurrency)
         self.policy = policy
         self.user_agent = user_agent
         self.stats = Stats()
@@ -293,21 +230,43 @@ class Gate:
         self.stopped = threading.Event()  # the run was asked to stop (a signal): no request starts any more
         self.clock = TwilioClock()  # Twilio's time, from the Date header of its first response
         self.first_failure: dict[str, float] = {}
+        self.limiters: dict[str, AdaptiveLimiter] = {}
+        self.in_flight = 0
+        self.max_in_flight = 0  # most requests in flight in the whole process
+        self._lock = threading.Lock()
+
+    def enter(self) -> None:
+        """A request starts (counted for the closing summary)."""
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def leave(self) -> None:
+        """A request ended."""
+        with self._lock:
+            self.in_flight -= 1
+
+    def limiter(self, account: str) -> AdaptiveLimiter:
+        """The account's own cap (Twilio counts concurrent requests per account), created on first use."""
+        limiter = self.limiters.get(account)
+        if limiter is None:
+            with self._lock:
+                limiter = self.limiters.setdefault(account, AdaptiveLimiter(self.per_account))
+        return limiter
 
 
 class TwilioClient:
-    """Thread-safe GETs with one set of credentials; a 429-adaptive limit per account, under the run's global cap.
+    """Thread-safe GETs with one set of credentials; each account's 429-adaptive limit, under the process cap.
 
-    Twilio limits concurrent requests per account, so a 429 slows only the account that got it: the main account's
-    credentials read every account's 2010 lists, each account under its own limit (the one its URL names).
+    Twilio limits concurrent requests per account, so a 429 slows only the account that got it. The account of a
+    request is the one in its path (/Accounts/AC…), else the credentials' own (product APIs read their own).
     """
 
     def __init__(self, auth: tuple[str, str], gate: Gate) -> None:
         """One client per set of credentials (per account) of a run."""
         self._auth = auth
         self.gate = gate
-        self._limiters: dict[str, AdaptiveLimiter] = {}
-        self._limiters_lock = threading.Lock()
+        self.limiter = gate.limiter(auth[0])  # the credentials' own account
         self._local = threading.local()
         policy = gate.policy
         self._get = backoff.on_exception(
@@ -325,22 +284,6 @@ class TwilioClient:
     def stats(self) -> Stats:
         """The run's request counts."""
         return self.gate.stats
-
-    @property
-    def limiters(self) -> list[AdaptiveLimiter]:
-        """The limit of each account this client has read."""
-        with self._limiters_lock:
-            return list(self._limiters.values())
-
-    def limiter_for(self, url: str) -> AdaptiveLimiter:
-        """The limit of the account a URL names (`/Accounts/AC…`), else of the credentials' own account."""
-        found = ACCOUNT_IN_PATH.search(url)
-        key = found.group(1) if found else ""
-        with self._limiters_lock:
-            limiter = self._limiters.get(key)
-            if limiter is None:
-                limiter = self._limiters[key] = AdaptiveLimiter(self.gate.max_concurrency)
-            return limiter
 
     def _session(self) -> requests.Session:
         session: requests.Session | None = getattr(self._local, "session", None)
@@ -397,9 +340,11 @@ class TwilioClient:
         if gate.stopped.is_set():
             msg = "the run was stopped; no request starts any more"
             raise TwilioError(msg)
-        limiter = self.limiter_for(url)
+        at = url.find("/Accounts/AC")
+        limiter = gate.limiter(url[at + 10 : at + 44]) if at >= 0 else self.limiter
         limiter.acquire()
         gate.slots.acquire()
+        gate.enter()
         try:
             gate.stats.count(label=label)
             try:
@@ -417,6 +362,7 @@ class TwilioClient:
             except TRANSIENT_ERRORS as exc:
                 raise self._transport_failure(url, exc) from None
         finally:
+            gate.leave()
             gate.slots.release()
             limiter.release()
         parts = urlsplit(url)

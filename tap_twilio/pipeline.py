@@ -1,17 +1,20 @@
-"""Lists fetched ahead by worker threads and handed, in the order asked for, to the one thread that writes.
+"""Lists fetched ahead by worker threads, handed to the one thread that writes as their pages become ready.
 
-Nothing here knows about Twilio. A *lane* is one list (an iterator of pages) that a worker drains into a small
-queue; the *pipeline* keeps up to `width` lanes of a predicted order in flight, so the next lists (of this
-stream or of the streams after it) download while the writer is busy, and hands a lane over when the writer
-asks for its key. The prediction only decides what is fetched early: a key asked for out of order is started
-on demand, and lanes the writer passed over are stopped, so output never depends on it.
+Nothing here knows about Twilio. A *lane* is one list (an iterator of items) that a worker drains into its buffer.
+The *pipeline* keeps up to `width` lanes of a planned order started ahead, so the next lists (of this partition, or of
+the streams after it) download while the writer is busy. The writer takes a *group* of lanes (one partition's
+lists) and gets whichever item is ready first, preferring the earliest lane of the group; lanes can join a group
+while it is being taken (a list split into smaller ones). How far the lanes run ahead is bounded by bytes: a
+worker starts its next request only while the pages waiting for the writer weigh less than the budget, unless the
+writer is waiting for that very lane's group with nothing of it buffered (so the writer never waits on the budget).
+The plan only decides what is fetched early: a list asked for out of order is started on demand, lanes the writer
+passed over are stopped, so output never depends on it.
 """
 
 from __future__ import annotations
 
-import queue
 import threading
-from collections import OrderedDict
+from collections import deque
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 if TYPE_CHECKING:
@@ -32,113 +35,146 @@ class CancelledError(Exception):
     """The run was cancelled while the writer waited for a page."""
 
 
-class _Done:
-    """End of a lane."""
+class End:
+    """Handed to the writer after a lane's last item: that list was read to the end."""
+
+    __slots__ = ()
 
 
-_DONE = _Done()
-
-
-class _Failed:
-    """The worker's exception, handed to the writer in order."""
-
-    def __init__(self, error: BaseException) -> None:
-        """Keep the exception."""
-        self.error = error
+END = End()
 
 
 class Gauge:
-    """Items waiting in every lane's queue, and the most at any time (the memory a pipeline holds)."""
+    """Bytes (and items) waiting for the writer in every lane, and the most at any time (the pipeline's memory)."""
 
     def __init__(self) -> None:
         """Start empty."""
         self.current = 0
         self.peak = 0
-        self._lock = threading.Lock()
+        self.items = 0
+        self.peak_items = 0
 
-    def add(self, n: int) -> None:
-        """Items put (+) or taken (-)."""
-        with self._lock:
-            self.current += n
-            self.peak = max(self.peak, self.current)
+    def add(self, size: int, items: int) -> None:
+        """Items put (+) or taken (-); callers hold the pipeline's lock."""
+        self.current += size
+        self.items += items
+        self.peak = max(self.peak, self.current)
+        self.peak_items = max(self.peak_items, self.items)
 
 
 class Lane(Generic[T]):
-    """One list: a worker puts its items into a bounded queue, the writer takes them in order."""
+    """One list: its worker appends items; the writer pops them. All fields are guarded by the pipeline's lock."""
 
-    def __init__(
-        self, source: Callable[[], Iterable[T]], *, depth: int, cancel: threading.Event, gauge: Gauge | None = None
-    ) -> None:
-        """Nothing runs until `run` is called on a worker."""
-        self._source = source
-        self._cancel = cancel
-        self._gauge = gauge or Gauge()
-        self._stop = threading.Event()
-        self._queue: queue.Queue[T | _Done | _Failed] = queue.Queue(depth)
-        self.started = False
+    def __init__(self, key: Hashable, source: Callable[[], Iterable[T]]) -> None:
+        """Nothing runs until the pipeline submits `run`."""
+        self.key = key
+        self.source = source
+        self.items: deque[tuple[T, int]] = deque()
+        self.done = False
+        self.error: BaseException | None = None
+        self.stopped = False
+        self.group: Group[T] | None = None  # the group the writer takes this lane in
+        self.fetching_for: Group[T] | None = None  # the group its fetch in progress counts in
 
-    def run(self) -> None:
-        """Worker side: put every item, waiting while the writer is `depth` items behind."""
-        try:
-            for item in self._source():
-                self._gauge.add(1)
-                if not self._put(item):
-                    self._gauge.add(-1)
-                    return
-            self._put(_DONE)
-        except BaseException as exc:
-            self._put(_Failed(exc))
 
-    def _put(self, item: T | _Done | _Failed) -> bool:
-        while not (self._stop.is_set() or self._cancel.is_set()):
-            try:
-                self._queue.put(item, timeout=POLL_SECONDS)
-            except queue.Full:
-                continue
-            return True
-        return False
+class Group(Generic[T]):
+    """Lanes the writer takes together; it gets (key, item) as items become ready and (key, END) when one ends."""
 
-    def items(self) -> Iterator[T]:
-        """Writer side: the items in order; the worker's exception is raised where it happened."""
+    def __init__(self, pipeline: Pipeline[T]) -> None:
+        """Empty: lanes join with `add`."""
+        self._pipeline = pipeline
+        self.lanes: list[Lane[T]] = []
+        self.waiting = False  # the writer waits for this group with nothing of it buffered
+        self.fetching = 0  # its lanes fetching an item now
+
+    def add(self, lists: Iterable[tuple[Hashable, Callable[[], Iterable[T]]]]) -> None:
+        """Take these lists too (started now unless they run already)."""
+        self._pipeline.join(self, lists)
+
+    def __iter__(self) -> Iterator[tuple[Hashable, T | End]]:
+        """Ready items in lane order, then each lane's END; a worker's exception is raised where it happened."""
+        pipeline = self._pipeline
+        cv = pipeline.cv
         while True:
-            try:
-                item = self._queue.get(timeout=POLL_SECONDS)
-            except queue.Empty:
-                if self._cancel.is_set():
-                    msg = "sync cancelled"
-                    raise CancelledError(msg) from None
-                continue
-            if isinstance(item, _Done):
-                return
-            if isinstance(item, _Failed):
-                raise item.error
-            self._gauge.add(-1)
-            yield item
+            with cv:
+                found = None
+                while found is None:
+                    for lane in self.lanes:
+                        if lane.items or lane.done or lane.error is not None:
+                            found = lane
+                            break
+                    else:
+                        if not self.lanes:
+                            return
+                        if pipeline.cancel.is_set():
+                            msg = "sync cancelled"
+                            raise CancelledError(msg)
+                        self.waiting = True
+                        cv.notify_all()
+                        cv.wait(POLL_SECONDS)
+                self.waiting = False
+                if found.items:
+                    item, size = found.items.popleft()
+                    pipeline.gauge.add(-size, -1)
+                    cv.notify_all()
+                    result: tuple[Hashable, T | End] = (found.key, item)
+                elif found.error is not None:
+                    error = found.error
+                    self.close()
+                    raise error
+                else:
+                    self.lanes.remove(found)
+                    if pipeline.lanes.get(found.key) is found:
+                        del pipeline.lanes[found.key]
+                    result = (found.key, END)
+            yield result
 
-    def stop(self) -> None:
-        """Stop the worker at its next item (the writer no longer wants this list)."""
-        self._stop.set()
+    def close(self) -> None:
+        """Stop every lane of the group (the writer will take no more of it)."""
+        with self._pipeline.cv:
+            for lane in self.lanes:
+                self._pipeline.drop(lane)
+            self.lanes.clear()
 
 
 class Pipeline(Generic[T]):
-    """Up to `width` lanes of a planned order in flight; the writer takes each by key."""
+    """Up to `width` lanes of a planned order started ahead of the writer, their buffers bounded by `budget` bytes."""
 
-    def __init__(self, executor: Executor, *, width: int, depth: int, cancel: threading.Event) -> None:
-        """A pool `executor` needs `width + 2` workers: lanes waiting on a slow writer hold theirs."""
+    def __init__(
+        self,
+        executor: Executor,
+        *,
+        width: int,
+        budget: int,
+        cancel: threading.Event,
+        size: Callable[[T], int] = lambda _: 1,
+        estimate: int = 1,
+        depth: int = 1_000_000,
+    ) -> None:
+        """`size` weighs an item in bytes (`estimate`: before any was seen); a lane buffers at most `depth` items.
+        A pool `executor` needs `width` workers plus those of the groups taken."""
         self._executor = executor
         self._width = max(1, width)
+        self.budget = max(1, budget)
+        self.cancel = cancel
+        self._size = size
+        self._estimate = estimate
         self._depth = depth
-        self._cancel = cancel
+        self.cv = threading.Condition()
         self._plans: list[Iterator[tuple[Hashable, Callable[[], Iterable[T]]]]] = []
-        self._ahead: OrderedDict[Hashable, Lane[T]] = OrderedDict()
+        self.lanes: dict[Hashable, Lane[T]] = {}  # started and not yet taken to the end or dropped
+        self._ahead: list[Hashable] = []  # started from the plan, in plan order, not yet in a group
         self._taken: set[Hashable] = set()
-        self._lock = threading.Lock()
-        self.max_ahead = 0  # most lanes started ahead of the writer at once, for the benchmark
-        self.gauge = Gauge()  # items (pages) waiting for the writer, now and at most
+        self._running = 0
+        self._fetching = 0  # lanes fetching an item now
+        self._largest = 0  # the largest item seen: what a fetch in progress may add
+        self.max_running = 0  # most lanes running at once, for the benchmark
+        self.max_ahead = 0  # most lanes started ahead of the writer at once
+        self.gauge = Gauge()
 
     def plan(self, lanes: Iterable[tuple[Hashable, Callable[[], Iterable[T]]]]) -> None:
-        """Append lanes the writer is expected to take, in that order; they start as slots free up."""
-        with self._lock:
+        """Append lanes the writer is expected to take, in that order; they start as the width allows."""
+        with self.cv:
             self._plans.append(iter(lanes))
         self._fill()
 
@@ -148,60 +184,164 @@ class Pipeline(Generic[T]):
             if planned is None:
                 self._plans.pop(0)
                 continue
-            if planned[0] not in self._taken and planned[0] not in self._ahead:
+            if planned[0] not in self._taken and planned[0] not in self.lanes:
                 return planned
         return None
 
     def _fill(self) -> None:
-        with self._lock:
-            while len(self._ahead) < self._width and not self._cancel.is_set():
+        with self.cv:
+            while len(self._ahead) < self._width and not self.cancel.is_set():
                 planned = self._next_planned()
                 if planned is None:
                     break
-                key, source = planned
-                self._ahead[key] = self._start(source)
+                self._ahead.append(planned[0])
+                self._start(*planned)
             self.max_ahead = max(self.max_ahead, len(self._ahead))
 
-    def _start(self, source: Callable[[], Iterable[T]]) -> Lane[T]:
-        lane = Lane(source, depth=self._depth, cancel=self._cancel, gauge=self.gauge)
-        self._executor.submit(lane.run)
-        lane.started = True
+    def _start(self, key: Hashable, source: Callable[[], Iterable[T]]) -> Lane[T]:
+        """Start a lane (the caller holds the lock)."""
+        lane = self.lanes[key] = Lane(key, source)
+        self._running += 1
+        self.max_running = max(self.max_running, self._running)
+        self._executor.submit(lambda: self._run(lane))
         return lane
 
-    def take(self, key: Hashable, source: Callable[[], Iterable[T]]) -> Iterator[T]:
-        """The items of one list: from its lane if started ahead, else fetched now from `source`."""
-        with self._lock:
-            self._taken.add(key)
-            if key in self._ahead:
-                for earlier in list(self._ahead):  # lanes planned before this one were passed over
-                    if earlier == key:
-                        break
-                    self._ahead.pop(earlier).stop()
-                lane = self._ahead.pop(key)
-            else:
-                lane = self._start(source)
-        self._fill()
+    def _run(self, lane: Lane[T]) -> None:
+        """Worker side: every item of the list, each request waiting while the buffers are over budget."""
         try:
-            yield from lane.items()
+            iterator = iter(lane.source())
+            while self._room(lane):
+                group = lane.fetching_for
+                try:
+                    item = next(iterator, END)
+                finally:
+                    with self.cv:
+                        self._fetching -= 1
+                        if group is not None:
+                            group.fetching -= 1
+                with self.cv:
+                    if isinstance(item, End):
+                        lane.done = True
+                    elif not lane.stopped:
+                        size = self._size(item)
+                        self._largest = max(self._largest, size)
+                        lane.items.append((item, size))
+                        self.gauge.add(size, 1)
+                        if lane.group is not None:
+                            lane.group.waiting = False  # it has something now: the budget applies again
+                    self.cv.notify_all()
+                    if lane.done:
+                        return
+        except BaseException as exc:  # handed to the writer, raised where the list is taken
+            with self.cv:
+                lane.error = exc
+                self.cv.notify_all()
         finally:
-            lane.stop()
-            self._fill()
+            with self.cv:
+                self._running -= 1
+            # no _fill here: the plan is read on the writer's thread only (planning reads the streams' state)
+
+    def _room(self, lane: Lane[T]) -> bool:
+        """Wait until the lane may fetch its next item; False when it was stopped or the run cancelled.
+
+        Items being fetched count at the largest size seen so far (before any, the estimate), so the buffer
+        stays within the budget; no lane buffers more than `depth` items. Lanes the writer is not taking yet fill
+        at most half of it, leaving the rest to the lists it takes now; while it waits for those with nothing
+        buffered, one of them fetches whatever the budget.
+        """
+        with self.cv:
+            while True:
+                if lane.stopped or self.cancel.is_set():
+                    return False
+                group = lane.group
+                if group is not None and group.waiting and not group.fetching:
+                    break
+                limit = self.budget if group is not None else self.budget // 2
+                expected = (self._fetching + 1) * (self._largest or self._estimate)
+                if len(lane.items) < self._depth and self.gauge.current + expected <= limit:
+                    break
+                if not self.gauge.current and not self._fetching:
+                    break  # an item larger than the whole budget still moves on, one at a time
+                self.cv.wait(POLL_SECONDS)
+            self._fetching += 1
+            lane.fetching_for = group
+            if group is not None:
+                group.fetching += 1
+            return True
+
+    def group(self, lists: Iterable[tuple[Hashable, Callable[[], Iterable[T]]]]) -> Group[T]:
+        """The writer takes these lists together; lanes planned before the first of them are passed over."""
+        group: Group[T] = Group(self)
+        lists = list(lists)
+        with self.cv:
+            keys = {key for key, _ in lists}
+            first = next((i for i, key in enumerate(self._ahead) if key in keys), None)
+            if first is not None:
+                for key in self._ahead[:first]:  # the writer passed over these lists
+                    passed = self.lanes.get(key)
+                    if passed is not None and passed.group is None:
+                        self.drop(passed)
+                del self._ahead[:first]
+        self.join(group, lists)
+        return group
+
+    def join(self, group: Group[T], lists: Iterable[tuple[Hashable, Callable[[], Iterable[T]]]]) -> None:
+        """Put lists into a group, starting those not running yet."""
+        with self.cv:
+            for key, source in lists:
+                self._taken.add(key)
+                if key in self._ahead:
+                    self._ahead.remove(key)
+                lane = self.lanes.get(key)
+                if lane is None or lane.group is not None:
+                    lane = self._start(key, source)
+                lane.group = group
+                group.lanes.append(lane)
+            self.cv.notify_all()
+        self._fill()
+
+    def claimed(self, key: Hashable) -> bool:
+        """Whether the writer is taking this list now (not merely reading it ahead)."""
+        lane = self.lanes.get(key)
+        return lane is not None and lane.group is not None
+
+    def take(self, key: Hashable, source: Callable[[], Iterable[T]]) -> Iterator[T]:
+        """The items of one list, in order: from its lane if started ahead, else fetched now from `source`."""
+        group = self.group([(key, source)])
+        try:
+            for _, item in group:
+                if not isinstance(item, End):
+                    yield item
+        finally:
+            group.close()
+
+    def drop(self, lane: Lane[T]) -> None:
+        """Stop a lane and free what it buffered (the caller holds the lock)."""
+        lane.stopped = True
+        if self.lanes.get(lane.key) is lane:
+            del self.lanes[lane.key]
+        while lane.items:
+            _, size = lane.items.popleft()
+            self.gauge.add(-size, -1)
+        self.cv.notify_all()
 
     def skip(self, key: Hashable) -> None:
         """The writer will not take this list (e.g. its account was skipped): stop it if it runs."""
-        with self._lock:
+        with self.cv:
             self._taken.add(key)
-            lane = self._ahead.pop(key, None)
-        if lane is not None:
-            lane.stop()
+            lane = self.lanes.get(key)
+            if lane is not None and lane.group is None:
+                self.drop(lane)
+            if key in self._ahead:
+                self._ahead.remove(key)
         self._fill()
 
     def close(self) -> None:
         """Stop everything still running or planned."""
-        with self._lock:
+        with self.cv:
             self._plans.clear()
-            for lane in self._ahead.values():
-                lane.stop()
+            for lane in list(self.lanes.values()):
+                self.drop(lane)
             self._ahead.clear()
 
 

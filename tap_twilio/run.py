@@ -31,10 +31,12 @@ if TYPE_CHECKING:
 
     from tap_twilio.config import Settings
     from tap_twilio.http import Page
+    from tap_twilio.windows import Split
     from tap_twilio.writer import BufferedMsgSpecWriter
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
-PAGES_AHEAD = 2  # pages a list may buffer ahead of the writer: memory stays flat
+PAGES_AHEAD = 2  # pages one list buffers at most: a kill loses little, and many lists keep every slot busy
+RECORD_BYTES = 1200  # about what one record weighs in a page (a message: 0.9-1.1 kB), until pages were seen
 STATE_SHARE = 0.05  # checkpoints write STATE unless that would take more than this share of the time ...
 STATE_CHEAP_SECONDS = 0.002  # ... or it is this cheap (a few dozen accounts): then every checkpoint writes it
 PROGRESS_SECONDS = 30.0  # a long list logs its progress at INFO this often (every window at DEBUG)
@@ -182,7 +184,7 @@ class SyncRun:
         self._warned: set[str] = set()
         self._clients: dict[tuple[str, str], TwilioClient] = {}
         self._lock = threading.Lock()
-        self._pipeline: Pipeline[Page] | None = None
+        self._pipeline: Pipeline[Page | Split] | None = None
         self._children: ThreadPoolExecutor | None = None
         self._planned = False
         self._last_state = 0.0
@@ -220,7 +222,9 @@ class SyncRun:
             read_timeout=s.request_timeout_seconds,
             unreachable_seconds=s.connect_timeout_seconds,  # a host that never answered gets this long in all
         )
-        return Gate(s.max_concurrency, policy, s.user_agent or f"tap-twilio/{__version__}")
+        return Gate(
+            s.max_concurrency, policy, s.user_agent or f"tap-twilio/{__version__}", s.max_concurrency_per_account
+        )
 
     def client(self, auth: tuple[str, str] | None = None) -> TwilioClient:
         """The client of a set of credentials (default: the configured ones), created once per run."""
@@ -246,12 +250,18 @@ class SyncRun:
     # --- workers ----------------------------------------------------------------------------------
 
     @property
-    def pipeline(self) -> Pipeline[Page]:
+    def pipeline(self) -> Pipeline[Page | Split]:
         """Lists in flight ahead of the writer, across accounts, windows and streams."""
         with self._lock:
             if self._pipeline is None:
                 self._pipeline = Pipeline(
-                    DaemonExecutor(), width=self.settings.max_concurrency, depth=PAGES_AHEAD, cancel=self.cancel
+                    DaemonExecutor(),
+                    width=self.settings.max_concurrency,
+                    budget=self.settings.read_ahead_bytes,
+                    cancel=self.cancel,
+                    size=_page_bytes,
+                    estimate=self.settings.page_size * RECORD_BYTES,
+                    depth=PAGES_AHEAD,
                 )
             return self._pipeline
 
@@ -263,7 +273,7 @@ class SyncRun:
             self._planned = True
         self.pipeline.plan(self._lanes())
 
-    def _lanes(self) -> Iterator[tuple[Hashable, Callable[[], Iterable[Page]]]]:
+    def _lanes(self) -> Iterator[tuple[Hashable, Callable[[], Iterable[Page | Split]]]]:
         try:
             for stream in sorted(self.streams, key=lambda s: s.name):  # the SDK syncs streams by name
                 yield from stream.planned_lanes()
@@ -332,6 +342,45 @@ class SyncRun:
         if account not in accounts:
             accounts.append(account)
 
+    def finished_windows(self, tap_state: TapState, stream: str, account: str) -> list[tuple[str, str]]:
+        """Windows past the bookmark that the interrupted run this one resumes read completely."""
+        if not self.resuming:
+            return []
+        windows = _plain(tap_state).get(PROGRESS, {}).get("windows", {}).get(stream, {}).get(account, [])
+        return [(str(first), str(last)) for first, last in windows]
+
+    def note_windows(self, tap_state: TapState, stream: str, account: str, windows: list[tuple[str, str]]) -> None:
+        """The windows past the bookmark this run read completely (written with the next STATE)."""
+        progress = _plain(tap_state).setdefault(PROGRESS, {"started": self.started_iso, "done": {}})
+        by_stream = progress.setdefault("windows", {})
+        if windows:
+            by_stream.setdefault(stream, {})[account] = [list(w) for w in windows]
+        elif account in by_stream.get(stream, {}):
+            del by_stream[stream][account]
+            if not by_stream[stream]:
+                del by_stream[stream]
+
+    def written_pages(self, tap_state: TapState, stream: str, account: str) -> dict[str, int]:
+        """Per window ("start/end"): how many leading pages the interrupted run wrote with their children."""
+        if not self.resuming:
+            return {}
+        pages = _plain(tap_state).get(PROGRESS, {}).get("pages", {}).get(stream, {}).get(account, {})
+        return {str(span): int(count) for span, count in pages.items()}
+
+    def note_pages(self, tap_state: TapState, stream: str, account: str, span: str, count: int | None) -> None:
+        """A window's leading pages written with their children (None: the window is finished, forget it)."""
+        progress = _plain(tap_state).setdefault(PROGRESS, {"started": self.started_iso, "done": {}})
+        by_stream = progress.setdefault("pages", {})
+        if count is not None:
+            by_stream.setdefault(stream, {}).setdefault(account, {})[span] = count
+            return
+        windows = by_stream.get(stream, {}).get(account, {})
+        windows.pop(span, None)
+        if not windows:
+            by_stream.get(stream, {}).pop(account, None)
+            if stream in by_stream and not by_stream[stream]:
+                del by_stream[stream]
+
     def finish(self, tap_state: TapState) -> None:
         """The whole run completed: the next run is a normal one again."""
         _plain(tap_state).pop(PROGRESS, None)
@@ -369,8 +418,7 @@ class SyncRun:
         """The closing lines: accounts not readable, request figures, and the outcome (summary.Closing)."""
         Closing(
             self.logger,
-            stats=self.gate.stats if "gate" in self.__dict__ else None,
-            limiters=[lim for c in self._clients.values() for lim in c.limiters],
+            gate=self.gate if "gate" in self.__dict__ else None,
             pipeline=self._pipeline,
             records=dict(self.writer.records) if self.writer is not None else {},
             seconds=time.monotonic() - self.began,
@@ -382,6 +430,11 @@ def credentials_message(settings: Settings) -> str:
     """The one line for credentials Twilio rejects."""
     pair = "api_key_sid and api_key_secret" if settings.uses_api_key else "account_sid and auth_token"
     return f"Twilio rejected the credentials (HTTP 401, error 20003): check {pair}"
+
+
+def _page_bytes(item: Page | Split) -> int:
+    """What a page waiting for the writer weighs (its bytes; a split weighs nothing)."""
+    return getattr(item, "nbytes", 0)
 
 
 def _plain(tap_state: TapState) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import logging
 
-    from tap_twilio.http import AdaptiveLimiter, Stats
+    from tap_twilio.http import Gate
 
 SUMMARY_STREAMS_WIDTH = 160  # the closing line names the largest streams in about this many characters
 
@@ -19,8 +19,7 @@ class Closing:
     """What a run cost and wrote, logged when it ends (completed, failed, interrupted or stopped)."""
 
     logger: logging.Logger
-    stats: Stats | None
-    limiters: list[AdaptiveLimiter]
+    gate: Gate | None  # the requests' caps and counts (None: no request was made)
     pipeline: Any
     records: dict[str, int]
     seconds: float
@@ -33,25 +32,37 @@ class Closing:
             by_account.setdefault(account, []).append(f"{stream} ({status})")
         for account, items in by_account.items():
             self.logger.warning("Account %s was not readable for: %s", account, shorten(", ".join(items)))
-        stats = self.stats
-        if stats is not None:
+        gate = self.gate
+        stats = gate.stats if gate is not None else None
+        if gate is not None and stats is not None:
+            limiters = list(gate.limiters.values())
             self.logger.info(
                 "Requests: %d, retries: %d %s, waited %.1fs on retries, max in flight %d, throttled %d time(s)",
                 stats.requests,
                 stats.retries,
                 dict(sorted(stats.by_reason.items())),
                 stats.retry_wait_seconds,
-                max((limiter.max_in_flight for limiter in self.limiters), default=0),
-                sum(limiter.throttled for limiter in self.limiters),
+                gate.max_in_flight,
+                sum(limiter.throttled for limiter in limiters),
+            )
+            self.logger.info(
+                "Concurrency: process cap %d, per account %d; most in flight for one account: %d",
+                gate.max_concurrency,
+                gate.per_account,
+                max((limiter.max_in_flight for limiter in limiters), default=0),
             )
             self.logger.debug("Requests by stream: %s", dict(sorted(stats.by_stream.items())))
         for line in self.lines:
             self.logger.info("%s", shorten(line))
         if self.pipeline is not None:
-            self.logger.debug(
-                "Read ahead: at most %d lists in flight ahead of the writer, %d pages buffered",
-                self.pipeline.max_ahead,
-                self.pipeline.gauge.peak,
+            pipeline = self.pipeline
+            self.logger.info(
+                "Read ahead: at most %d lists in flight ahead of the writer, %d pages buffered "
+                "(peak buffer %.1f MB, budget %d MB)",
+                pipeline.max_ahead,
+                pipeline.gauge.peak_items,
+                pipeline.gauge.peak / 2**20,
+                pipeline.budget >> 20,
             )
         self.logger.debug("Records by stream: %s", dict(sorted(self.records.items())))
         self.logger.info(

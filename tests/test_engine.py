@@ -35,9 +35,15 @@ def imports_of(path: Path) -> set[str]:
 
 
 def test_the_stream_layer_never_imports_the_tap_and_the_pipeline_knows_no_twilio() -> None:
-    layer = [PACKAGE / "client.py", PACKAGE / "run.py", *sorted((PACKAGE / "streams").glob("*.py"))]
+    parts = ["stream_base", "bookmarks", "children", "versions", "lists", "client"]  # each imports only earlier ones
+    layer = [PACKAGE / "run.py", *(PACKAGE / f"{p}.py" for p in parts), *sorted((PACKAGE / "streams").glob("*.py"))]
     for module in layer:
         assert "tap_twilio.tap" not in imports_of(module), module
+    for index, part in enumerate(parts):
+        later = {f"tap_twilio.{p}" for p in parts[index + 1 :]}
+        assert not imports_of(PACKAGE / f"{part}.py") & later, f"{part} imports a part built on it"
+    for module in PACKAGE.rglob("*.py"):
+        assert len(module.read_text().splitlines()) <= 430, f"{module.name}: a module holds one job"
     assert not any(name.startswith("tap_twilio") for name in imports_of(PACKAGE / "pipeline.py"))
     assert not any("sandbox" in name for path in PACKAGE.rglob("*.py") for name in imports_of(path))
 
@@ -46,7 +52,10 @@ def test_streams_read_shared_state_through_one_run_object() -> None:
     tap = TapTwilio(config={"account_sid": "AC" + "0" * 32, "auth_token": "x"}, parse_env_config=False)
     runs = {id(stream.run) for stream in tap.streams.values()}  # type: ignore[attr-defined]
     assert runs == {id(tap.run)}
-    source = "\n".join(p.read_text() for p in [PACKAGE / "client.py", *(PACKAGE / "streams").glob("*.py")])
+    parts = ["stream_base", "bookmarks", "children", "versions", "lists", "client"]
+    source = "\n".join(
+        p.read_text() for p in [*(PACKAGE / f"{p}.py" for p in parts), *(PACKAGE / "streams").glob("*.py")]
+    )
     assert "self.tap." not in source and "self._tap." not in source
 
 

@@ -222,7 +222,9 @@ def test_meltano_config_reaches_the_tap_typed(meltano: Path, installed: Path, sb
     for name, value in {
         "lookback_days": 3,
         "date_window_days": 30,
-        "max_concurrency": 8,
+        "max_concurrency": 32,
+        "max_concurrency_per_account": 16,
+        "read_ahead_mb": 16,
         "page_size": 1000,
         "backoff_base_seconds": 1.0,
         "backoff_max_seconds": 60.0,
@@ -311,6 +313,8 @@ def env_values(sb: Sandbox) -> dict[str, str]:
         "region": "ie1",  # api_url wins over region and edge
         "edge": "dublin",
         "max_concurrency": "3",
+        "max_concurrency_per_account": "2",
+        "read_ahead_mb": "16",
         "page_size": "500",
         "max_retries": "2",
         "backoff_base_seconds": "0.01",

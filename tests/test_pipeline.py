@@ -1,4 +1,5 @@
-"""The pipeline in-process: order, reading ahead within its width, back-pressure, cancellation, errors."""
+"""The pipeline in-process: groups taken as pages become ready, reading ahead within its width and byte budget,
+cancellation, errors."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tap_twilio.pipeline import CancelledError, DaemonExecutor, Pipeline
+from tap_twilio.pipeline import END, CancelledError, DaemonExecutor, Pipeline
 
 
 class Source:
@@ -30,9 +31,10 @@ class Source:
             yield (self.name, page)
 
 
-def make(width: int = 2, depth: int = 2) -> tuple[Pipeline[tuple[str, int]], threading.Event]:
+def make(width: int = 2, budget: int = 2) -> tuple[Pipeline[tuple[str, int]], threading.Event]:
+    """A pipeline whose items weigh one byte each."""
     cancel = threading.Event()
-    return Pipeline(DaemonExecutor(), width=width, depth=depth, cancel=cancel), cancel
+    return Pipeline(DaemonExecutor(), width=width, budget=budget, cancel=cancel), cancel
 
 
 def wait_for(condition: Callable[[], bool], seconds: float = 2.0) -> bool:
@@ -54,36 +56,35 @@ def test_lists_come_out_in_the_order_taken_whatever_order_they_finish_in() -> No
 
 
 def test_planned_lists_start_ahead_of_the_writer_but_no_more_than_width() -> None:
-    pipeline, _ = make(width=2, depth=1)
+    pipeline, _ = make(width=2, budget=100)
     log: list[tuple[str, int]] = []
-    sources = [Source(log, str(i), 5) for i in range(5)]
+    sources = [Source(log, str(i), 5, delay=0.1) for i in range(5)]
     pipeline.plan((s.name, s) for s in sources)
     assert wait_for(lambda: sources[0].started.is_set() and sources[1].started.is_set())
-    time.sleep(0.1)
+    time.sleep(0.05)
     assert not any(s.started.is_set() for s in sources[2:]), "only `width` lists read ahead"
     assert pipeline.max_ahead == 2
-    first = pipeline.take("0", sources[0])
-    assert next(first) == ("0", 0)
-    assert wait_for(sources[2].started.is_set), "taking a list frees a slot for the next planned one"
+    assert len(list(pipeline.take("0", sources[0]))) == 5
+    assert wait_for(sources[2].started.is_set), "a list read to the end frees a slot for the next planned one"
 
 
-def test_back_pressure_keeps_at_most_depth_pages_waiting_per_list() -> None:
-    pipeline, _ = make(width=1, depth=2)
+def test_back_pressure_keeps_the_buffer_within_the_budget() -> None:
+    pipeline, _ = make(width=1, budget=4)  # half of it for lists the writer does not take yet
     log: list[tuple[str, int]] = []
     source = Source(log, "big", 100)
     pipeline.plan([("big", source)])
     assert wait_for(lambda: source.produced >= 2)
     time.sleep(0.2)
-    assert source.produced <= 3, "the worker waits while the writer is `depth` pages behind"
+    assert source.produced <= 2, "the worker waits while the buffer holds the budget"
     assert len(list(pipeline.take("big", source))) == 100
 
 
 def test_a_list_not_planned_is_fetched_on_demand_and_a_passed_over_one_is_stopped() -> None:
-    pipeline, _ = make(width=2, depth=1)
+    pipeline, _ = make(width=2, budget=100)
     log: list[tuple[str, int]] = []
     planned = [Source(log, "p0", 50), Source(log, "p1", 3)]
     pipeline.plan((s.name, s) for s in planned)
-    assert wait_for(planned[0].started.is_set)
+    assert wait_for(lambda: "p0" in pipeline.lanes)
     assert list(pipeline.take("p1", planned[1])) == [("p1", 0), ("p1", 1), ("p1", 2)]
     produced = planned[0].produced
     time.sleep(0.5)
@@ -109,7 +110,7 @@ def test_a_worker_error_reaches_the_writer_where_it_happened() -> None:
 
 
 def test_cancelling_the_run_stops_the_writer_waiting_and_the_workers() -> None:
-    pipeline, cancel = make(width=2, depth=1)
+    pipeline, cancel = make(width=2, budget=1)
     log: list[tuple[str, int]] = []
     slow = Source(log, "slow", 1000, delay=0.5)
     pipeline.plan([("slow", slow)])
@@ -126,13 +127,13 @@ def test_cancelling_the_run_stops_the_writer_waiting_and_the_workers() -> None:
 
 
 def test_skip_and_close_stop_lists_that_will_not_be_taken() -> None:
-    pipeline, _ = make(width=2, depth=1)
+    pipeline, _ = make(width=2, budget=100)
     log: list[tuple[str, int]] = []
     sources = [Source(log, str(i), 100) for i in range(3)]
     pipeline.plan((s.name, s) for s in sources)
-    assert wait_for(sources[1].started.is_set)
+    assert wait_for(lambda: "1" in pipeline.lanes)
     pipeline.skip("0")
-    assert wait_for(sources[2].started.is_set), "a skipped list frees its slot"
+    assert wait_for(lambda: "2" in pipeline.lanes), "a skipped list frees its slot"
     pipeline.close()
     counts = [s.produced for s in sources]
     time.sleep(0.5)
@@ -142,7 +143,7 @@ def test_skip_and_close_stop_lists_that_will_not_be_taken() -> None:
 def test_a_thread_pool_executor_works_too() -> None:
     cancel = threading.Event()
     with ThreadPoolExecutor(4) as pool:
-        pipeline: Pipeline[tuple[str, int]] = Pipeline(pool, width=2, depth=2, cancel=cancel)
+        pipeline: Pipeline[tuple[str, int]] = Pipeline(pool, width=2, budget=2, cancel=cancel)
         log: list[tuple[str, int]] = []
         sources = [Source(log, str(i), 4) for i in range(4)]
         pipeline.plan((s.name, s) for s in sources)
@@ -151,15 +152,54 @@ def test_a_thread_pool_executor_works_too() -> None:
         ]
 
 
-def test_the_gauge_counts_pages_waiting_and_their_peak() -> None:
-    pipeline, _ = make(width=2, depth=3)
+def test_the_gauge_counts_bytes_waiting_and_the_peak_stays_within_the_budget() -> None:
+    cancel = threading.Event()
+    pipeline: Pipeline[tuple[str, int]] = Pipeline(
+        DaemonExecutor(), width=3, budget=1000, cancel=cancel, size=lambda item: 100 + item[1]
+    )
     log: list[tuple[str, int]] = []
-    sources = [Source(log, str(i), 10) for i in range(2)]
+    sources = [Source(log, str(i), 30) for i in range(3)]
     pipeline.plan((s.name, s) for s in sources)
-    assert wait_for(lambda: pipeline.gauge.current >= 6)
-    time.sleep(0.1)
-    assert pipeline.gauge.current <= 8, "depth per lane, plus the one page each worker holds"
+    assert wait_for(lambda: pipeline.gauge.current >= 370)  # lists not taken yet fill half the budget
+    time.sleep(0.2)
+    assert pipeline.gauge.current <= 500 + 30
     for s in sources:
-        assert len(list(pipeline.take(s.name, s))) == 10
+        assert len(list(pipeline.take(s.name, s))) == 30
     assert pipeline.gauge.current == 0
-    assert 6 <= pipeline.gauge.peak <= 8
+    # a worker asks for its next item only while the buffer is under the budget: at most one item over per lane
+    assert 370 <= pipeline.gauge.peak <= 1000 + 30  # an item may be a few bytes larger than the largest before it
+
+
+def test_a_group_hands_over_whichever_list_is_ready_and_each_end() -> None:
+    pipeline, _ = make(width=4, budget=100)
+    log: list[tuple[str, int]] = []
+    slow, fast = Source(log, "slow", 3, delay=0.15), Source(log, "fast", 3)
+    group = pipeline.group([("slow", slow), ("fast", fast)])
+    out = list(group)
+    assert out.index(("fast", END)) < out.index(("slow", (("slow", 0)))), "the slow list does not hold the fast one"
+    assert [item for key, item in out if key == "slow"] == [("slow", 0), ("slow", 1), ("slow", 2), END]
+
+
+def test_lists_join_a_group_while_it_is_taken() -> None:
+    pipeline, _ = make(width=4, budget=100)
+    log: list[tuple[str, int]] = []
+    first, later = Source(log, "first", 2), Source(log, "later", 2)
+    group = pipeline.group([("first", first)])
+    seen = []
+    for key, item in group:
+        seen.append((key, item))
+        if item == ("first", 0):
+            group.add([("later", later)])
+    assert ("later", END) in seen
+    assert ("later", ("later", 1)) in seen
+
+
+def test_a_full_budget_never_stalls_the_list_the_writer_waits_for() -> None:
+    pipeline, _ = make(width=4, budget=10)
+    log: list[tuple[str, int]] = []
+    hog, wanted = Source(log, "hog", 50), Source(log, "wanted", 20)
+    pipeline.plan([("hog", hog)])
+    assert wait_for(lambda: pipeline.gauge.current >= 5)  # half the budget is full of a list taken later
+    got = list(pipeline.take("wanted", wanted))  # not planned: started on demand, past the budget
+    assert len(got) == 20
+    assert len(list(pipeline.take("hog", hog))) >= 1

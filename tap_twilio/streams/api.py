@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from typing_extensions import override
 
-from tap_twilio.client import ALERT_RETENTION, MESSAGE_RETENTION, WHOLE_STREAM, TwilioStream, Unit
+from tap_twilio.client import TwilioStream
 from tap_twilio.dates import format_iso
+from tap_twilio.stream_base import ALERT_RETENTION, MESSAGE_RETENTION, WHOLE_STREAM
 from tap_twilio.streams.base import Endpoint
+from tap_twilio.windows import Unit
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -70,6 +72,7 @@ class Messages(TwilioStream):
     replication_key = "date_updated"
     date_filter = "DateSent"  # the only server-side filter; late updates come from the lookback
     filter_field = "date_sent"
+    newest_first = True  # "sorted by the DateSent field, with the most recent messages appearing first"
     retention = MESSAGE_RETENTION
 
     @override

@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
 
-from tap_twilio.client import TwilioStream, Unit
+from tap_twilio.client import TwilioStream
 from tap_twilio.pagination import follow_pages, records_in
 from tap_twilio.streams.base import Endpoint
+from tap_twilio.windows import Split, Unit
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -45,7 +46,7 @@ class QueueMembers(TwilioStream):
     primary_keys = ("queue_sid", "call_sid")
 
     @override
-    def _source(self, unit: Unit, params: dict[str, Any]) -> Callable[[], Iterable[Page]]:
+    def _source(self, unit: Unit, params: dict[str, Any]) -> Callable[[], Iterable[Page | Split]]:
         return lambda: self._member_pages(unit.context)
 
     def _member_pages(self, context: dict[str, Any]) -> Iterator[Page]:

@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from typing_extensions import override
 
-from tap_twilio.client import TwilioStream, Window
+from tap_twilio.client import TwilioStream
 from tap_twilio.dates import to_iso
 from tap_twilio.http import TwilioError
 from tap_twilio.streams.base import Endpoint
+from tap_twilio.windows import Window
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

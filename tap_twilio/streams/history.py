@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from typing_extensions import override
 
-from tap_twilio.client import ALERT_RETENTION, TwilioStream, Unit, Window
+from tap_twilio.client import TwilioStream
 from tap_twilio.dates import format_iso, parse_iso
+from tap_twilio.stream_base import ALERT_RETENTION
 from tap_twilio.streams.base import Endpoint
+from tap_twilio.windows import Unit, Window
 
 if TYPE_CHECKING:
     from tap_twilio.http import TwilioAPIError

@@ -1,0 +1,197 @@
+"""List reading: a partition's units and lists, read ahead by workers, split when dense, written as pages arrive."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from typing_extensions import override
+
+from tap_twilio.children import ChildListsStream
+from tap_twilio.dates import format_iso, parse_iso, to_iso
+from tap_twilio.http import TwilioError
+from tap_twilio.pipeline import End
+from tap_twilio.stream_base import WHOLE_STREAM, StreamBase
+from tap_twilio.versions import VersionedStream
+from tap_twilio.windows import DAY, Reading, Split, Unit, Window, split
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Hashable, Iterable, Iterator
+
+    from singer_sdk.helpers.types import Context
+
+    from tap_twilio.http import Page
+
+
+class ListsStream(VersionedStream):
+    """How a partition's lists are planned, read ahead, split and handed to the writer."""
+
+    def units(self, context: dict[str, Any]) -> list[Unit]:
+        """The lists to read for one partition, computed once per run (the pipeline plans with the same keys)."""
+        ctx_key = tuple(sorted(context.items()))
+        units = self._units.get(ctx_key)
+        if units is None:
+            if self.run.done(self.tap_state, self.name, context.get("account_sid", WHOLE_STREAM)):
+                units = []  # the interrupted run this one resumes completed it
+            elif not self.date_filter:
+                lists = self._lists(ctx_key, None, [dict(p) for p in self.param_sets])
+                units = [Unit(context, None, lists, True, *self._client_filter(context))]
+            else:
+                account = context.get("account_sid", WHOLE_STREAM)
+                self._base[account] = format_iso(self.start_time(context))
+                self._finished[account] = self.run.finished_windows(self.tap_state, self.name, account)
+                windows = self.windows(context)
+                written = self.run.written_pages(self.tap_state, self.name, account)
+                units = [
+                    Unit(
+                        context,
+                        w,
+                        self.window_lists(context, w),
+                        last=i == len(windows) - 1,
+                        written=written.get(f"{w.start_iso}/{w.end_iso}", 0),
+                    )
+                    for i, w in enumerate(windows)
+                ]
+            self._units[ctx_key] = units
+            self._prepare_child_windows(context)
+        return units
+
+    def planned_lanes(self) -> Iterator[tuple[Hashable, Callable[[], Iterable[Page | Split]]]]:
+        """Every list this stream will read, in the order get_records takes them (for reading ahead)."""
+        if self.parent_stream_type is not None or not (self.selected or self.has_selected_descendents):
+            return
+        for context in self.partitions or [{}]:
+            for unit in self.units(context):
+                for key, params in unit.lists:
+                    yield key, self._source(unit, params)
+
+    def _source(self, unit: Unit, params: dict[str, Any]) -> Callable[[], Iterable[Page | Split]]:
+        return lambda: self._read_ahead(unit, params)
+
+    def _read_ahead(self, unit: Unit, params: dict[str, Any]) -> Iterator[Page | Split]:
+        """Worker side of one list: each page's records are typed, and their child lists started, as soon as the
+        page arrives, not when the writer gets to it (a parent's children then cost no round trip of their own)."""
+        cut: str | None = None
+        key = self._lists(tuple(sorted(unit.context.items())), unit.window, [params])[0][0]
+        for index, page in enumerate(self.iter_pages(unit.context, params)):
+            if index == 0 and page.next_link and self._splits(unit):
+                found = self._split(unit, page)
+                if found is not None:
+                    yield found  # the writer starts the older sub-windows' lists at once
+                    assert unit.window is not None
+                    unit = unit.narrowed(Window(found.cut, unit.window.end))
+                    cut = format_iso(found.cut)
+            if self._children_wanted and index >= unit.written and self.run.pipeline.claimed(key):
+                # else the writer types the records (two threads typing only fight the GIL) and starts the children
+                # when it gets to the page: a list read ahead does not fetch its children before the writer takes it
+                # (a kill would lose them), and pages an interrupted run wrote with their children need none again
+                records = self.records_of(page)
+                for record in records:
+                    self._convert(record)
+                page.converted = True
+                unchanged: list[dict[str, Any]] | None = [] if self._unchanged_have_children else None
+                # the base filter only: a subclass's _keep may keep per-run notes, which the writer's call makes
+                kept = StreamBase._keep(self, records, unit, unit.context, set(), unchanged, converted=True)
+                self._prefetch_children(kept + unchanged if unchanged else kept, unit.context)
+            yield page
+            if cut is not None and self._passed(page, cut):
+                return  # newest first: every record of [cut, end) was on the pages read so far
+
+    def _splits(self, unit: Unit) -> bool:
+        """Whether a window of this stream may be split: day filters over a list sorted newest first."""
+        window = unit.window
+        return (
+            self.newest_first
+            and window is not None
+            and len(unit.lists) == 1
+            and self.filter_granularity == "day"
+            and window.end - window.start > DAY
+        )
+
+    def _oldest(self, page: Page) -> dt.datetime | None:
+        """The filter date of a page's last record (its oldest: the list is sorted newest first), read without
+        building the page's records (a page waiting for the writer keeps its bytes, not its objects)."""
+        for value in reversed(page.values(self.list_key or self.name, self.filter_field or "")):
+            if value:
+                iso = value if page.converted else to_iso(value)
+                return parse_iso(iso) if iso else None
+        return None
+
+    def _split(self, unit: Unit, page: Page) -> Split | None:
+        """A dense window's first page decides how to split the rest (see windows.split)."""
+        oldest = self._oldest(page)
+        if oldest is None or unit.window is None:
+            return None
+        size = min(self.run.settings.page_size, self.page_size_max)
+        return split(unit.window, oldest, len(page.values(self.list_key or self.name, "sid")), size)
+
+    def _passed(self, page: Page, cut: str) -> bool:
+        """Whether a page reached records older than the cut (so the list has read all of [cut, end))."""
+        oldest = self._oldest(page)
+        return oldest is None or format_iso(oldest) < cut
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        for batch in self.record_batches(dict(context or {})):
+            yield from batch
+
+    def record_batches(self, ctx: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+        """The records of one partition (or of one parent record's child list), a page at a time, in the order the
+        pages arrive: the partition's lists run at once and each window is checkpointed when its lists end."""
+        if self.parent_stream_type is not None:
+            yield from self._child_batches(ctx)
+            return
+        if self.per_account and "account_sid" not in ctx:
+            return  # no account to read (all filtered out by account_sids, or the main one for alerts)
+        self.run.plan_ahead()
+        account = ctx.get("account_sid", "")
+        units = self.units(ctx)
+        reading = Reading(self, ctx, units)
+        seen_null: set[Any] = set()
+        group = self.run.pipeline.group(reading.lists())
+        try:
+            for key, item in group:
+                if isinstance(item, End):
+                    for unit, high in reading.ended(key):
+                        self.run.note_pages(self.tap_state, self.name, account, reading.origin(key), None)
+                        self._checkpoint(unit, high)
+                        if unit.window is not None:
+                            self._log_progress(account, unit, reading.counted, reading.started)
+                    continue
+                if isinstance(item, Split):
+                    group.add(reading.split(key, item))
+                    continue
+                unit = reading.unit(key)
+                page = item
+                index = reading.page(key)
+                self._children_written = index < unit.written  # an interrupted run wrote this page's children
+                unchanged: list[dict[str, Any]] | None = (
+                    [] if self._unchanged_have_children and not self._children_written else None
+                )
+                kept = self._keep(self.records_of(page), unit, ctx, seen_null, unchanged, converted=page.converted)
+                if kept and self.replication_key and unit.window is None:
+                    reading.note(key, max((r.get(self.replication_key) or "") for r in kept))
+                if not page.converted and not self._children_written:  # else the worker started them (or none)
+                    self._prefetch_children(kept + unchanged if unchanged else kept, ctx)
+                for record in unchanged or ():  # not emitted, but their child lists may have changed
+                    for child_context in self.generate_child_contexts(record, ctx):
+                        self._sync_children(child_context)
+                reading.counted += len(kept)
+                if kept:
+                    yield kept
+                if self._children_wanted and unit.window is not None and len(unit.lists) == 1:
+                    # this page and its children are written: a resumed run reads its children no more
+                    self.run.note_pages(self.tap_state, self.name, account, reading.origin(key), index + 1)
+        except TwilioError as exc:
+            group.close()
+            for key in reading.pending():
+                self.run.pipeline.skip(key)
+            if not self._tolerable(exc, account):
+                raise self._fatal(exc, account) from exc
+            return
+        finally:
+            group.close()
+        for child in self.child_streams:
+            if isinstance(child, ChildListsStream):
+                child.forget_prefetched(account)  # downloads the SDK did not ask for (a stream map dropped the parent)
+        self.logger.info("%s %s: %d records", self.name, account, reading.counted)  # one line per stream and account
