@@ -88,7 +88,14 @@ class AccountDirectory:
             if missing:
                 run.logger.warning("account_sids not visible to these credentials: %s", ", ".join(missing))
             listed = [r for r in listed if r.get("sid") in wanted]
+        if settings.shard is not None:
+            listed = [r for r in listed if self.in_shard(str(r.get("sid")))]
         return listed
+
+    def in_shard(self, account_sid: str) -> bool:
+        """Whether the shard setting (if any) gives this run the account."""
+        shard = self._run.settings.shard
+        return shard is None or shard.owns(account_sid, self._run.settings.account_sid)
 
     def _check_key_access(self) -> None:
         """With the account list forbidden, prove the key works at all before syncing."""
@@ -108,7 +115,8 @@ class AccountDirectory:
         settings, records = self._run.settings, self.records
         main = settings.account_sid
         if not records and settings.uses_api_key:
-            return [main] if not settings.account_sids or main in settings.account_sids else []
+            wanted = not settings.account_sids or main in settings.account_sids
+            return [main] if wanted and self.in_shard(main) else []
         result = []
         for record in records:
             if record.get("status", "active") == "active":
@@ -351,6 +359,10 @@ class SyncRun:
             by_account.setdefault(account, []).append(f"{stream} ({status})")
         for account, items in by_account.items():
             self.logger.warning("Account %s was not readable for: %s", account, ", ".join(items))
+
+    def inaccessible(self) -> list[str]:
+        """Accounts that answered 401/403 (revoked or suspended credentials) in this run."""
+        return sorted({account for _, account, status in self.skipped if status in HTTP_FORBIDDEN_OR_UNAUTHORIZED})
 
 
 def credentials_message(settings: Settings) -> str:

@@ -24,6 +24,7 @@ from tap_twilio.config import CONFIG_SCHEMA, Settings, config_problems
 from tap_twilio.dates import to_iso
 from tap_twilio.http import TwilioError
 from tap_twilio.run import PROGRESS, SyncRun
+from tap_twilio.shards import deselect_outside
 from tap_twilio.streams import STREAM_TYPES
 from tap_twilio.writer import BufferedMsgSpecWriter
 
@@ -109,6 +110,11 @@ class TapTwilio(Tap):
         run = self.run
         try:
             _ = run.accounts.synced
+            settings = run.settings
+            if settings.tables != "all" or settings.shard is not None:
+                main_in_shard = run.accounts.in_shard(settings.account_sid)
+                streams = cast("list[TwilioStream]", list(self.streams.values()))
+                deselect_outside(streams, settings.tables, settings.shard, main_in_shard)
             run.begin(self.state)
             super().sync_all()
             run.finish(self.state)
@@ -117,6 +123,9 @@ class TapTwilio(Tap):
             run.close()
             run.report()
             self.message_writer.drain()
+        if run.settings.fail_on_inaccessible_accounts and (accounts := run.inaccessible()):
+            msg = f"{len(accounts)} account(s) answered 401/403 (fail_on_inaccessible_accounts): {', '.join(accounts)}"
+            raise TwilioError(msg)
 
     @classmethod
     @override
