@@ -150,8 +150,9 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         th.BooleanType,
         default=False,
         title="Fail on inaccessible accounts",
-        description="Exit 1 after the sync when an account answered 401/403 (revoked or suspended credentials); the "
-        "other accounts are still read and loaded. Default: a warning only.",
+        description="Exit 1 after the sync when an account could not be read: its credentials were rejected (401) "
+        "or it refused the 2010 API (403: revoked, suspended). A product the account lacks (Voice Insights' 403) "
+        "does not count. The other accounts are still read and loaded. Default: a warning only.",
     ),
     th.Property(
         "region",

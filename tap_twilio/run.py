@@ -361,8 +361,16 @@ class SyncRun:
             self.logger.warning("Account %s was not readable for: %s", account, ", ".join(items))
 
     def inaccessible(self) -> list[str]:
-        """Accounts that answered 401/403 (revoked or suspended credentials) in this run."""
-        return sorted({account for _, account, status in self.skipped if status in HTTP_FORBIDDEN_OR_UNAUTHORIZED})
+        """Accounts whose credentials were rejected (401) or that refused the 2010 API (403) in this run; a product
+        answering 403 is a feature the account lacks (Voice Insights: 20403), not an account out of reach."""
+        product = {stream.name: stream.product for stream in self.streams}
+        return sorted(
+            {
+                account
+                for stream, account, status in self.skipped
+                if status == 401 or (status in HTTP_FORBIDDEN_OR_UNAUTHORIZED and product.get(stream) == "api")
+            }
+        )
 
 
 def credentials_message(settings: Settings) -> str:

@@ -124,7 +124,7 @@ class TapTwilio(Tap):
             run.report()
             self.message_writer.drain()
         if run.settings.fail_on_inaccessible_accounts and (accounts := run.inaccessible()):
-            msg = f"{len(accounts)} account(s) answered 401/403 (fail_on_inaccessible_accounts): {', '.join(accounts)}"
+            msg = f"{len(accounts)} account(s) could not be read (fail_on_inaccessible_accounts): {', '.join(accounts)}"
             raise TwilioError(msg)
 
     @classmethod
