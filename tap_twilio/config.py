@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,7 @@ from singer_sdk import typing as th
 from singer_sdk.typing import extend_validator_with_defaults
 
 from tap_twilio.dates import parse_iso
+from tap_twilio.shards import SHARD_PATTERN, TABLES, Shard, Tables
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -135,6 +137,33 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "account the credentials list. Use it to shard subaccounts over workers.",
     ),
     th.Property(
+        "shard",
+        th.StringType(pattern=SHARD_PATTERN),
+        title="Shard",
+        description="Sync only the accounts of this shard, e.g. 3/16: those whose SID hashes to it (a stable hash: "
+        "a new subaccount joins one shard and moves no other). Shard 1 also reads the main account and the "
+        "once-per-run streams (pricing). Give each shard its own state. tap-twilio-plan prints the split.",
+    ),
+    th.Property(
+        "tables",
+        th.StringType,
+        allowed_values=list(TABLES),
+        default="all",
+        title="Tables",
+        description="full_table: only the tables a complete read replaces (full-table streams and their full-table "
+        "children, which get ACTIVATE_VERSION); incremental: every other table; all: both. Shards read "
+        "incremental, and one unsharded run reads full_table so deletions still reach the target.",
+    ),
+    th.Property(
+        "fail_on_inaccessible_accounts",
+        th.BooleanType,
+        default=False,
+        title="Fail on inaccessible accounts",
+        description="Exit 1 after the sync when an account could not be read: its credentials were rejected (401) "
+        "or it refused the 2010 API (403: revoked, suspended). A product the account lacks (Voice Insights' 403) "
+        "does not count. The other accounts are still read and loaded. Default: a warning only.",
+    ),
+    th.Property(
         "region",
         th.StringType,
         allowed_values=sorted(REGION_EDGES),
@@ -243,6 +272,7 @@ HINTS = {  # what a user should do when a setting fails the schema (never echoes
     "account_sid": "must be 'AC' followed by 32 hex characters (your Twilio Console's Account SID)",
     "api_key_sid": "must be 'SK' followed by 32 hex characters",
     "account_sids": "must be a list of account SIDs ('AC' + 32 hex characters)",
+    "shard": "must look like 3/16 (shard 3 of 16)",
     "start_date": "must be an ISO-8601 date, e.g. 2024-01-01T00:00:00Z",
     "base_url_template": "must contain {product}, e.g. https://{product}.twilio.com",
 }
@@ -285,6 +315,12 @@ def _cross_field_problems(config: Mapping[str, Any]) -> list[str]:
         problems.append("api_key_secret is required with api_key_sid")
     if not key and not config.get("auth_token"):
         problems.append("set auth_token, or api_key_sid and api_key_secret")
+    shard = config.get("shard")
+    if isinstance(shard, str) and re.match(SHARD_PATTERN, shard):
+        try:
+            Shard.parse(shard)
+        except ValueError as exc:
+            problems.append(str(exc))
     start = config.get("start_date")
     if isinstance(start, str):
         try:
@@ -324,6 +360,9 @@ class Settings:
     auth: tuple[str, str]  # (user, password) of the configured credentials
     uses_api_key: bool
     account_sids: tuple[str, ...]
+    shard: Shard | None
+    tables: Tables
+    fail_on_inaccessible_accounts: bool
     start_date: dt.datetime | None
     date_window_days: int
     lookback: dt.timedelta
@@ -361,6 +400,9 @@ class Settings:
             auth=(str(auth[0]), str(auth[1])),
             uses_api_key=bool(key),
             account_sids=tuple(get("account_sids") or ()),
+            shard=Shard.parse(get("shard")) if get("shard") else None,
+            tables=get("tables"),
+            fail_on_inaccessible_accounts=bool(get("fail_on_inaccessible_accounts")),
             start_date=parse_iso(str(start)) if start else None,
             date_window_days=int(get("date_window_days")),
             lookback=dt.timedelta(days=_number(get("lookback_days"))),

@@ -97,7 +97,14 @@ class AccountDirectory:
             if missing:
                 run.logger.warning("account_sids not visible to these credentials: %s", ", ".join(missing))
             listed = [r for r in listed if r.get("sid") in wanted]
+        if settings.shard is not None:
+            listed = [r for r in listed if self.in_shard(str(r.get("sid")))]
         return listed
+
+    def in_shard(self, account_sid: str) -> bool:
+        """Whether the shard setting (if any) gives this run the account."""
+        shard = self._run.settings.shard
+        return shard is None or shard.owns(account_sid, self._run.settings.account_sid)
 
     def _check_key_access(self) -> None:
         """With the account list forbidden, prove the key works at all before syncing."""
@@ -117,7 +124,8 @@ class AccountDirectory:
         settings, records = self._run.settings, self.records
         main = settings.account_sid
         if not records and settings.uses_api_key:
-            return [main] if not settings.account_sids or main in settings.account_sids else []
+            wanted = not settings.account_sids or main in settings.account_sids
+            return [main] if wanted and self.in_shard(main) else []
         result = []
         for record in records:
             if record.get("status", "active") == "active":
@@ -424,6 +432,18 @@ class SyncRun:
             seconds=time.monotonic() - self.began,
             lines=[line for summary in self.summaries if (line := summary())],
         ).report(self.skipped, outcome, note)
+
+    def inaccessible(self) -> list[str]:
+        """Accounts whose credentials were rejected (401) or that refused the 2010 API (403) in this run; a product
+        answering 403 is a feature the account lacks (Voice Insights: 20403), not an account out of reach."""
+        product = {stream.name: stream.product for stream in self.streams}
+        return sorted(
+            {
+                account
+                for stream, account, status in self.skipped
+                if status == 401 or (status in HTTP_FORBIDDEN_OR_UNAUTHORIZED and product.get(stream) == "api")
+            }
+        )
 
 
 def credentials_message(settings: Settings) -> str:

@@ -27,6 +27,7 @@ from tap_twilio.dates import to_iso
 from tap_twilio.http import TwilioError
 from tap_twilio.logs import make_readable
 from tap_twilio.run import PROGRESS, SyncRun
+from tap_twilio.shards import deselect_outside
 from tap_twilio.stop import EXIT_BROKEN_PIPE, Stopper, StopSignalError, exit_now, silence_stdout
 from tap_twilio.streams import STREAM_TYPES
 from tap_twilio.writer import BufferedMsgSpecWriter
@@ -120,6 +121,11 @@ class TapTwilio(Tap):
         try:
             _ = run.accounts.synced
             run.sync_clock()  # the run's start from Twilio's first answer (the accounts listing)
+            settings = run.settings
+            if settings.tables != "all" or settings.shard is not None:
+                main_in_shard = run.accounts.in_shard(settings.account_sid)
+                streams = cast("list[TwilioStream]", list(self.streams.values()))
+                deselect_outside(streams, settings.tables, settings.shard, main_in_shard)
             run.begin(self.state)
             super().sync_all()
             run.finish(self.state)
@@ -153,6 +159,9 @@ class TapTwilio(Tap):
         run.close()
         run.report()
         writer.drain()
+        if run.settings.fail_on_inaccessible_accounts and (accounts := run.inaccessible()):
+            msg = f"{len(accounts)} account(s) could not be read (fail_on_inaccessible_accounts): {', '.join(accounts)}"
+            raise TwilioError(msg)
 
     @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:

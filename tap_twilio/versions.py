@@ -54,6 +54,8 @@ class VersionedStream(ChildListsStream):
         reason = None
         if self.run.settings.account_sids:
             reason = "account_sids limits the run to some accounts"
+        elif self.run.settings.shard and not self.run.settings.shard.whole:
+            reason = f"shard {self.run.settings.shard} reads only its accounts; tables full_table reads every one"
         elif not accounts.records:
             reason = "the credentials cannot list the accounts"
         elif len(accounts.synced) < len(accounts.records):

@@ -310,6 +310,9 @@ def env_values(sb: Sandbox) -> dict[str, str]:
         "date_window_days": "7",
         "lookback_days": "0.5",
         "account_sids": json.dumps(sb.account_sids[:2]),
+        "shard": "1/1",
+        "tables": "full_table",  # the accounts stream synced below is a full-table one
+        "fail_on_inaccessible_accounts": "true",
         "region": "ie1",  # api_url wins over region and edge
         "edge": "dublin",
         "max_concurrency": "3",

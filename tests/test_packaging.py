@@ -135,7 +135,8 @@ def test_wheel_metadata(wheel: Path) -> None:
         if value
     )
     assert scripts["tap-twilio"] == "tap_twilio.cli:main"
-    assert set(scripts) == {"tap-twilio", "tap-twilio-save-state"}
+    assert set(scripts) == {"tap-twilio", "tap-twilio-save-state", "tap-twilio-plan"}
+    assert scripts["tap-twilio-plan"] == "tap_twilio.plan:main"
     assert "[console_scripts]" in entry_points
 
 

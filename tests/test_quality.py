@@ -22,7 +22,8 @@ CODE = [
 
 
 @pytest.mark.parametrize(
-    ("cwd", "target"), [*CODE, *(pytest.param(ROOT, d, id=d) for d in ("tests", "benchmarks", "tools", "scripts"))]
+    ("cwd", "target"),
+    [*CODE, *(pytest.param(ROOT, d, id=d) for d in ("tests", "benchmarks", "tools", "scripts", "orchestrate"))],
 )
 def test_ruff_finds_nothing(cwd: Path, target: str) -> None:
     result = subprocess.run(
