@@ -8,11 +8,12 @@ import logging
 import sys
 from pathlib import Path
 
-from tap_twilio.config import Settings, config_problems
+from tap_twilio.config import Settings
 from tap_twilio.http import TwilioError
 from tap_twilio.run import SyncRun
 from tap_twilio.shards import Shard
 from tap_twilio.tap import read_json_file
+from tap_twilio.validation import config_problems
 
 
 def read_counts(path: Path) -> dict[str, int]:

@@ -22,7 +22,7 @@ from singer_sdk.plugin_base import SingerCommand, _ConfigInput
 from singer_sdk.singerlib import Catalog, StateMessage
 from typing_extensions import override
 
-from tap_twilio.config import CONFIG_SCHEMA, Settings, config_problems
+from tap_twilio.config import CONFIG_SCHEMA, Settings
 from tap_twilio.dates import to_iso
 from tap_twilio.http import TwilioError
 from tap_twilio.logs import make_readable
@@ -30,6 +30,7 @@ from tap_twilio.run import PROGRESS, SyncRun
 from tap_twilio.shards import deselect_outside
 from tap_twilio.stop import EXIT_BROKEN_PIPE, Stopper, StopSignalError, exit_now, silence_stdout
 from tap_twilio.streams import STREAM_TYPES
+from tap_twilio.validation import config_problems
 from tap_twilio.writer import BufferedMsgSpecWriter
 
 if TYPE_CHECKING:

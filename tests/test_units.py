@@ -11,11 +11,12 @@ from decimal import Decimal
 
 import pytest
 
-from tap_twilio.config import Settings, config_problems
+from tap_twilio.config import Settings
 from tap_twilio.dates import format_iso, to_iso
 from tap_twilio.http import RetryPolicy, retry_after_seconds
 from tap_twilio.limits import AdaptiveLimiter
 from tap_twilio.tap import TapTwilio, UsageError, migrate_state
+from tap_twilio.validation import config_problems
 from tap_twilio.windows import Window
 
 UTC = dt.timezone.utc
