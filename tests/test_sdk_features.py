@@ -1,6 +1,7 @@
 """Features the Meltano Singer SDK provides, seen through the real `tap-twilio` command.
 
---about (and the settings reference in docs/configuration.md generated from it), --version, --test, stream maps, flattening, --config ENV.
+--about (and the settings reference in docs/configuration.md generated from it), --version, --test, stream maps,
+flattening, --config ENV.
 """
 
 from __future__ import annotations
