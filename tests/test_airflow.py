@@ -25,13 +25,13 @@ from urllib.parse import parse_qsl
 
 import pytest
 from test_meltano import copy_project, melt, meltano_executable
-from test_postgres_e2e import change_messages, pg_connect, pg_query, requires_pg
+from test_postgres_e2e import change_messages, pg_connect, pg_query
 from test_readme_walkthroughs import MARKER, run_block, user_env
 from twilio_sandbox import Sandbox
 
 from tap_twilio.shards import Shard
 
-pytestmark = [requires_pg, pytest.mark.heavy]
+pytestmark = [pytest.mark.postgres, pytest.mark.heavy]
 ROOT = Path(__file__).resolve().parent.parent
 AIRFLOW_VERSION = "3.3.2"
 AIRFLOW_VENV = Path(os.environ.get("TAP_TWILIO_AIRFLOW_VENV", ROOT / ".bench" / "airflow-venv"))

@@ -126,7 +126,7 @@ def test_wheel_metadata(wheel: Path) -> None:
     assert any(r.replace(" ", "").startswith("singer-sdk[msgspec]~=0.54.9") for r in requires), requires
     assert not any("extra ==" not in r and r.split()[0].lower().startswith(("pytest", "meltano")) for r in requires)
     assert meta.get("Description-Content-Type") == "text/markdown"
-    assert "Settings reference" in meta.get_payload()  # the README is the long description
+    assert "## Two commands" in meta.get_payload()  # the README is the long description
 
     entry_points = dist_info(wheel, "entry_points.txt")
     scripts = dict(

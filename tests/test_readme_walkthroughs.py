@@ -1,6 +1,7 @@
-"""The README's walkthroughs, run by bash as written, as a user would, so the README cannot drift.
+"""The walkthroughs of the README and docs/, run by bash as written, as a user would, so the docs cannot drift.
 
-Each block follows an HTML comment `<!-- walkthrough: NAME -->`. They run in a fresh copy of the project:
+Each block follows an HTML comment `<!-- walkthrough: NAME -->` in README.md or docs/*.md. They run in a fresh copy
+of the project:
 
 * `meltano` with Meltano 4.4.1 (one virtualenv for the session, shared with test_meltano.py; the block's own
   `pip install meltano==4.4.1` finds it installed) and nothing else on PATH: `meltano install` builds the tap, the
@@ -8,7 +9,9 @@ Each block follows an HTML comment `<!-- walkthrough: NAME -->`. They run in a f
 * `meltano-prod` with the three variables the README asks for pointing at a sandbox and the local PostgreSQL, plus
   TAP_TWILIO_API_URL/MONITOR_URL/BASE_URL_TEMPLATE (the only additions: a real account is not reachable from a
   test).
-* `stitch` in a fresh virtualenv with `pip install . meltanolabs-target-postgres==0.8.1`, as the README says.
+* `stitch` in a fresh virtualenv with `pip install . meltanolabs-target-postgres==0.8.1`, as the docs say.
+* `stitch-sandbox` then `stitch` twice, then `kill %1`, as docs/stitch.md says, in that virtualenv, from a copy of
+  the project (the sandbox on a free port, the schema a fresh one).
 """
 
 from __future__ import annotations
@@ -46,23 +49,29 @@ MARKER = re.compile(r"<!-- walkthrough: (?P<name>[\w-]+) -->\n+```bash\n(?P<body
 STRIPPED = ("TAP_TWILIO", "TARGET_", "MELTANO_", "VIRTUAL_ENV", "TWILIO_", "WAREHOUSE_URL")
 
 
+DOCS = (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")))
+
+
 def walkthroughs() -> dict[str, str]:
-    """name -> the bash block below `<!-- walkthrough: name -->` in README.md."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    found = [(m["name"], m["body"]) for m in MARKER.finditer(text)]
-    assert len(found) == text.count("<!-- walkthrough:"), "every walkthrough marker is followed by a ```bash block"
+    """name -> the bash block below `<!-- walkthrough: name -->` in README.md or a file of docs/."""
+    found = []
+    for path in DOCS:
+        text = path.read_text(encoding="utf-8")
+        here = [(m["name"], m["body"]) for m in MARKER.finditer(text)]
+        assert len(here) == text.count("<!-- walkthrough:"), f"{path.name}: a marker without a ```bash block after it"
+        found += here
     blocks = dict(found)
     assert len(blocks) == len(found), "walkthrough names are unique"
     return blocks
 
 
 def walkthrough(name: str) -> str:
-    """One README walkthrough block, verbatim."""
+    """One walkthrough block, verbatim."""
     return walkthroughs()[name]
 
 
-def test_the_readme_marks_its_walkthroughs() -> None:
-    assert set(walkthroughs()) == {"meltano", "meltano-prod", "stitch"}
+def test_the_docs_mark_their_walkthroughs() -> None:
+    assert set(walkthroughs()) == {"meltano", "meltano-prod", "stitch", "stitch-sandbox"}
 
 
 # --- running a block ------------------------------------------------------------------------------
@@ -248,3 +257,26 @@ def test_stitch_walkthrough(tmp_path: Path, schema: str, stitch_venv: Path) -> N
         failed = run_block(walkthrough("stitch"), work, env)
         assert failed.returncode != 0
         assert (work / "state.json").read_bytes() == good
+
+
+@pytest.mark.postgres
+def test_stitch_walkthrough_on_the_bundled_sandbox(tmp_path: Path, schema: str, stitch_venv: Path) -> None:
+    project = copy_project(tmp_path / "project")
+    setup = walkthrough("stitch-sandbox")
+    assert setup.count("--port 8765") == 1 and setup.count('"twilio_stitch"') == 1
+    setup = setup.replace("--port 8765", f"--port {free_port()}").replace('"twilio_stitch"', f'"{schema}"')
+    recipe = walkthrough("stitch")
+    # as the docs say: the setup block, the recipe twice, then stop the sandbox
+    script = f"{setup}\n{recipe}\ncp state.json first-state.json\n{recipe}\nkill %1"
+    proc = run_block(script, project, user_env(stitch_venv))
+    assert proc.returncode == 0, f"{proc.stdout[-2000:]}\n{proc.stderr[-5000:]}"
+
+    config = json.loads((project / "config.json").read_text())
+    first = json.loads((project / "first-state.json").read_text())
+    second = json.loads((project / "state.json").read_text())
+    accounts = partition_accounts(first, "messages")
+    assert config["account_sid"] in accounts and len(accounts) == 3  # main + 2 subaccounts
+    assert partition_accounts(second, "messages") == accounts
+    loaded = dict(pg_query(f'SELECT account_sid, count(*) FROM "{schema}".messages GROUP BY 1'))
+    assert set(loaded) == accounts and all(loaded.values())
+    assert pg_query(f'SELECT count(*) FROM "{schema}".accounts')[0][0] == len(accounts)

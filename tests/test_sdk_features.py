@@ -1,6 +1,7 @@
 """Features the Meltano Singer SDK provides, seen through the real `tap-twilio` command.
 
---about (and the README block generated from it), --version, --test, stream maps, flattening, --config ENV.
+--about (and the settings reference in docs/configuration.md generated from it), --version, --test, stream maps,
+flattening, --config ENV.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from twilio_sandbox import Sandbox
 import tap_twilio
 
 ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
+REFERENCE = ROOT / "docs" / "configuration.md"
 ABOUT_START, ABOUT_END = "<!-- about:start -->", "<!-- about:end -->"
-UPDATE_ENV = "TAP_TWILIO_UPDATE_README"
-REGENERATE = f"{UPDATE_ENV}=1 .venv/bin/python -m pytest tests/test_sdk_features.py -k readme"
+UPDATE_ENV = "TAP_TWILIO_UPDATE_DOCS"
+REGENERATE = f"{UPDATE_ENV}=1 .venv/bin/python -m pytest tests/test_sdk_features.py -k reference"
 
 
 def tap(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -38,21 +39,21 @@ def tap(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     )
 
 
-def test_about_markdown_matches_readme() -> None:
+def test_about_markdown_matches_the_settings_reference() -> None:
     proc = tap("--about", "--format", "markdown")
     assert proc.returncode == 0, proc.stderr
     about = proc.stdout.strip("\n")
-    readme = README.read_text(encoding="utf-8")
+    readme = REFERENCE.read_text(encoding="utf-8")
     assert readme.count(ABOUT_START) == 1 and readme.count(ABOUT_END) == 1, (
-        f"README.md needs exactly one {ABOUT_START} … {ABOUT_END} block (under '## Settings reference')"
+        f"docs/configuration.md needs exactly one {ABOUT_START} … {ABOUT_END} block (under '## Settings reference')"
     )
     head, rest = readme.split(ABOUT_START)
     block, tail = rest.split(ABOUT_END)
     if block.strip("\n") != about and os.environ.get(UPDATE_ENV) == "1":
-        README.write_text(f"{head}{ABOUT_START}\n{about}\n{ABOUT_END}{tail}", encoding="utf-8")
+        REFERENCE.write_text(f"{head}{ABOUT_START}\n{about}\n{ABOUT_END}{tail}", encoding="utf-8")
         block = f"\n{about}\n"
     assert block.strip("\n") == about, (
-        "README.md's settings reference is out of date with `tap-twilio --about --format markdown`.\n"
+        "docs/configuration.md's settings reference is out of date with `tap-twilio --about --format markdown`.\n"
         f"Regenerate it with:\n    {REGENERATE}\n"
     )
     for setting in ("account_sid", "auth_token", "account_sids", "lookback_days", "stream_maps", "flattening_enabled"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import signal
 import sys
 import threading
@@ -125,9 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
-    if args.write_config:
-        with open(args.write_config, "w", encoding="utf-8") as fh:
+    if args.write_config:  # whole or not at all: a script may wait for the file to appear, then read it
+        partial = f"{args.write_config}.partial"
+        with open(partial, "w", encoding="utf-8") as fh:
             json.dump(sb.tap_config(), fh, indent=2)
+        os.replace(partial, args.write_config)
     if args.print_env:
         cfg = sb.tap_config()
         for key in ("account_sid", "auth_token", "api_url", "monitor_url", "base_url_template", "start_date"):
