@@ -118,7 +118,7 @@ def test_wheel_metadata(wheel: Path) -> None:
     meta = Parser().parsestr(dist_info(wheel, "METADATA"))
     assert meta["Name"] == "tap-twilio-sdk"
     assert meta["Version"] == project["version"]
-    assert meta["Requires-Python"] == ">=3.10"
+    assert meta["Requires-Python"] == ">=3.11"
     assert (meta["License-Expression"] or meta["License"]) == "MIT"
     assert "LICENSE" in (meta.get_all("License-File") or [])
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names(wheel))
