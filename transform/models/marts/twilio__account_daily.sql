@@ -14,9 +14,11 @@ with messages as (
     {%- for status in outbound %}
     sum(case when direction = 'outbound' and status = '{{ status }}' then 1 else 0 end) as messages_out_{{ status }},
     {%- endfor %}
+    sum(case when direction = 'outbound' and status not in ('{{ outbound | join("', '") }}') then 1 else 0 end) as messages_out_other,
     {%- for status in inbound %}
     sum(case when direction = 'inbound' and status = '{{ status }}' then 1 else 0 end) as messages_in_{{ status }},
     {%- endfor %}
+    sum(case when direction = 'inbound' and status not in ('{{ inbound | join("', '") }}') then 1 else 0 end) as messages_in_other,
     sum(case when direction = 'outbound' then segments else 0 end) as segments_out,
     sum(coalesce(cost, 0)) as messages_cost
   from {{ ref('twilio__messages') }}
@@ -74,9 +76,11 @@ select
   {%- for status in outbound %}
   coalesce(messages.messages_out_{{ status }}, 0) as messages_out_{{ status }},
   {%- endfor %}
+  coalesce(messages.messages_out_other, 0) as messages_out_other,
   {%- for status in inbound %}
   coalesce(messages.messages_in_{{ status }}, 0) as messages_in_{{ status }},
   {%- endfor %}
+  coalesce(messages.messages_in_other, 0) as messages_in_other,
   coalesce(messages.segments_out, 0) as segments_out,
   coalesce(messages.messages_cost, 0) as messages_cost,
   coalesce(calls.calls_out, 0) as calls_out,
