@@ -21,7 +21,7 @@ RAW, MODELS = "twilio", "twilio_analytics"
 def test_dbt_builds_and_reconciles_on_duckdb(tmp_path: Path) -> None:
     db = tmp_path / "warehouse.duckdb"
     target = {"filepath": str(db), "default_target_schema": RAW}
-    env = {"TWILIO_SOURCE_SCHEMA": RAW, "DBT_DUCKDB_SCHEMA": MODELS, "DBT_DUCKDB_PATH": str(db)}
+    env = {"TWILIO_SOURCE_SCHEMA": RAW, "DBT_TARGET_SCHEMA": MODELS, "DBT_DUCKDB_PATH": str(db)}
 
     def rows(sql: str) -> list[dict[str, Any]]:
         with duckdb.connect(str(db), read_only=True) as conn:

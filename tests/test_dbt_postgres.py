@@ -33,6 +33,7 @@ from twilio_sandbox import Sandbox
 
 Rows = Callable[[str], list[dict[str, Any]]]  # SQL -> rows as dicts
 CENT = Decimal("0.000001")  # the staging layer's exact decimals: 6 places
+PG_PROFILE = {"DBT_POSTGRES_HOST": "127.0.0.1", "DBT_POSTGRES_USER": "root", "DBT_POSTGRES_DBNAME": "test"}
 
 
 # --- what the raw tables say, in Python ------------------------------------------------------------
@@ -212,7 +213,7 @@ def pg_schemas() -> Iterator[tuple[str, str]]:
 @requires_pg
 def test_dbt_builds_and_reconciles_on_postgres(tmp_path: Path, pg_schemas: tuple[str, str]) -> None:
     raw, models = pg_schemas
-    env = {"TWILIO_SOURCE_SCHEMA": raw, "DBT_POSTGRES_SCHEMA": models, "DBT_POSTGRES_DBNAME": "test"}
+    env = {"TWILIO_SOURCE_SCHEMA": raw, "DBT_TARGET_SCHEMA": models, **PG_PROFILE}
 
     def marts(sql: str) -> list[dict[str, Any]]:
         return pg_rows(sql.replace("FROM twilio__", f'FROM "{models}".twilio__'))

@@ -12,6 +12,7 @@
   {%- for column in adapter.get_columns_in_relation(relation) -%}{%- do present.append(column.name | lower) -%}{%- endfor -%}
 {%- endif -%}
 {%- if relation is none %}
+{{ twilio_require_source_schema(src) }}
 select
   {%- for name, kind in columns %}
   cast(null as {{ twilio_type(kind) }}) as {{ adapter.quote(name) }},
@@ -73,5 +74,16 @@ where _version = 1
   {%- elif kind == 'json' -%} {{ column }}
   {%- elif kind == 'decimal' -%} cast({{ column }} as {{ twilio_decimal() }})
   {%- else -%} cast({{ column }} as {{ twilio_type(kind) }})
+  {%- endif -%}
+{% endmacro %}
+
+
+{#- A missing table is a stream not selected; a schema without even `accounts` is a wrong source schema: say so
+  rather than build empty models. -#}
+{% macro twilio_require_source_schema(src) %}
+  {%- if execute and adapter.get_relation(database=src.database, schema=src.schema, identifier='accounts') is none -%}
+    {{ exceptions.raise_compiler_error(
+      "No table accounts in schema " ~ src.schema ~ ": set the source schema (TWILIO_SOURCE_SCHEMA, var "
+      ~ "twilio_source_schema, or Meltano's source_schema setting) to the schema tap-twilio was loaded into.") }}
   {%- endif -%}
 {% endmacro %}
