@@ -14,3 +14,11 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   .venv/bin/python -m pip install -q -e packages/twilio-sandbox -e '.[test]'
   echo "$wanted" > "$stamp"
 fi
+# dbt (transform/) in its own virtualenv, git-ignored: dbt-core 1.11 pins protobuf, networkx and friends that are not
+# the tap's business (the same pins as meltano.yml's dbt-core transformer; tests/dbt_runner.py takes the same lock)
+mkdir -p .bench
+if [ ! -x .bench/dbt-venv/bin/python ]; then
+  python3 -m venv .bench/dbt-venv
+fi
+flock .bench/.dbt-venv.lock .bench/dbt-venv/bin/python -m pip install -q --disable-pip-version-check \
+  dbt-core==1.11.16 dbt-postgres==1.11.0 dbt-duckdb==1.11.1 duckdb==1.2.2

@@ -131,6 +131,7 @@ def schema() -> Iterator[str]:
     yield name
     with pg_connect() as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        conn.execute(f'DROP SCHEMA IF EXISTS "{name}_analytics" CASCADE')  # dbt's models
 
 
 def partition_accounts(state: dict[str, Any], stream: str) -> set[str]:
@@ -145,7 +146,13 @@ def test_meltano_walkthrough(tmp_path: Path, schema: str) -> None:
     assert script.count("--port 8765") == 1
     script = script.replace("--port 8765", f"--port {free_port()}")  # never collide with a running demo
 
-    proc = run_block(script, project, user_env(meltano.parent, TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA=schema))
+    env = user_env(
+        meltano.parent,
+        TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA=schema,
+        DBT_POSTGRES_SOURCE_SCHEMA=schema,  # dbt reads the loader's schema
+        DBT_POSTGRES_TARGET_SCHEMA=f"{schema}_analytics",
+    )
+    proc = run_block(script, project, env, timeout=900)  # two syncs and a dbt build
     assert proc.returncode == 0, f"{proc.stdout[-2000:]}\n{proc.stderr[-5000:]}"
 
     exports = dict(
@@ -160,6 +167,19 @@ def test_meltano_walkthrough(tmp_path: Path, schema: str) -> None:
     loaded = dict(pg_query(f'SELECT account_sid, count(*) FROM "{schema}".messages GROUP BY 1'))
     assert set(loaded) == accounts and all(loaded.values())
     assert pg_query(f'SELECT count(*) FROM "{schema}".accounts')[0][0] == len(accounts)
+    # the last run ended with dbt-postgres:build: every mart built and tested on the loaded tables
+    assert (
+        script.rstrip()
+        .splitlines()[-2]
+        .startswith("meltano --environment=sandbox run tap-twilio target-postgres dbt-postgres:build")
+    )
+    assert "Completed successfully" in proc.stdout + proc.stderr
+    marts = f'"{schema}_analytics"'
+    assert pg_query(f"SELECT count(*) FROM {marts}.twilio__messages")[0][0] == sum(loaded.values())
+    daily = pg_query(
+        f"SELECT count(DISTINCT account_sid), sum(messages_out + messages_in) FROM {marts}.twilio__account_daily"
+    )
+    assert daily[0] == (len(accounts), sum(loaded.values()))
 
 
 @pytest.mark.postgres
