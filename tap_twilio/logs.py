@@ -15,6 +15,7 @@ SDK_CHATTER = (  # logged by the SDK once per stream, partition or child stream:
     "Skipping deselected stream ",
 )
 SDK_STREAM_ERROR = "An unhandled error occurred while syncing '%s'"
+METRICS_LOGGER = "singer_sdk.metrics"  # METRIC lines are JSON for machines (Meltano parses them): never shortened
 
 
 class Readable(logging.Filter):
@@ -29,7 +30,7 @@ class Readable(logging.Filter):
             record.levelno, record.levelname = logging.DEBUG, "DEBUG"
         if record.msg == SDK_STREAM_ERROR and isinstance(sys.exc_info()[1], BrokenPipeError):
             return False  # not the stream's fault: the tap's one line says the target stopped reading
-        if not debug and record.levelno >= logging.INFO:
+        if not debug and record.levelno >= logging.INFO and not record.name.startswith(METRICS_LOGGER):
             message = record.getMessage()
             if len(message) > MAX_LINE:
                 cut = len(message) - MAX_LINE + 40
