@@ -135,6 +135,13 @@ def test_a_figure_that_matches_its_file_passes() -> None:
     assert check(text, {"results-x.json": {"a": {"b": 1.2345}, "n": 2070}}) == []
 
 
+def test_an_example_of_the_comment_forms_in_code_is_no_figure() -> None:
+    text = f"write `1.2{TIMES}<!-- results-y.json a.b -->` or `5<!-- asserted by tests/test_nope.py::test_a -->`"
+    assert marked_figures(text) == []
+    assert check(text, {}) == []
+    assert figures.refresh(text, {"results-y.json": {"a": {"b": 9}}}) == text
+
+
 def test_the_tool_rewrites_a_figure_from_its_file_with_the_decimals_shown() -> None:
     text = f"| a | **9.9{TIMES}<!-- results-x.json a.b -->** | 1<!-- results-x.json n --> requests |"
     new = figures.refresh(text, {"results-x.json": {"a": {"b": 1.2345}, "n": 2070}})

@@ -22,6 +22,7 @@ import ast
 import json
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,7 @@ def lookup(data: Any, path: str) -> Any:
 
 def marked_figures(text: str) -> list[tuple[str, str, str]]:
     """(figure as shown, results file, key) of every sourced figure."""
-    return [(m.group(1), m.group(3), m.group(5)) for m in MARKED.finditer(text)]
+    return [(m.group(1), m.group(3), m.group(5)) for m in outside_code(MARKED, text)]
 
 
 def results_files(text: str) -> dict[str, dict[str, Any]]:
@@ -97,13 +98,28 @@ def check(text: str, files: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def prose(text: str) -> str:
-    """``text`` with code (fenced blocks, inline code spans, also over several lines) and table rulers blanked out."""
+    """``text`` with code (fenced blocks, inline code spans, also over several lines) and table rulers blanked out,
+    each character replaced by a space (so a match in it is at the same place in ``text``)."""
     kept, fenced = [], False
-    for line in text.splitlines():
+    for line in text.split("\n"):
         fence = line.lstrip().startswith("```")
         fenced = fenced != fence
-        kept.append("" if fence or fenced or re.match(r"\|\s*:?-", line) else line)
+        kept.append(" " * len(line) if fence or fenced or re.match(r"\|\s*:?-", line) else line)
     return CODE_SPAN.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), "\n".join(kept))
+
+
+def outside_code(pattern: re.Pattern[str], text: str) -> list[re.Match[str]]:
+    """The matches of ``pattern`` in ``text`` that are not in code (examples of the comment forms are)."""
+    return list(pattern.finditer(prose(text)))
+
+
+def substitute(pattern: re.Pattern[str], one: Callable[[re.Match[str]], str], text: str) -> str:
+    """``pattern.sub(one, text)``, outside code only."""
+    parts, at = [], 0
+    for m in outside_code(pattern, text):
+        parts += [text[at : m.start()], one(m)]
+        at = m.end()
+    return "".join([*parts, text[at:]])
 
 
 def test_source(path: str, name: str) -> str | None:
@@ -121,7 +137,7 @@ def test_source(path: str, name: str) -> str | None:
 def tested_problems(text: str) -> list[str]:
     """Every figure that cites a test the repository does not have, or whose test does not name it."""
     problems = []
-    for m in TESTED.finditer(text):
+    for m in outside_code(TESTED, text):
         shown, path, name = m.group(1), m.group(3), m.group(4)
         source = test_source(path, name)
         if source is None:
@@ -160,12 +176,14 @@ def refresh(text: str, files: dict[str, dict[str, Any]]) -> str:
             return m.group(0)
         return formatted(value, m.group(1)) + m.group(0)[len(m.group(1)) :]
 
-    return MARKED.sub(one, text)
+    return substitute(MARKED, one, text)
 
 
 def repoint(text: str, old: str, new: str) -> str:
     """``text`` with the figures of results file ``old`` taken from ``new``, and its file name and command too."""
-    text = MARKED.sub(lambda m: m.group(0).replace(m.group(3), new, 1) if m.group(3) == old else m.group(0), text)
+    text = substitute(
+        MARKED, lambda m: m.group(0).replace(m.group(3), new, 1) if m.group(3) == old else m.group(0), text
+    )
     old_command = json.loads((BENCHMARKS / old).read_text()).get("command") if (BENCHMARKS / old).exists() else None
     new_command = json.loads((BENCHMARKS / new).read_text()).get("command")
     if old_command and new_command:
@@ -198,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         problems = page_problems(doc)
         for problem in problems:
             print(f"{doc.relative_to(ROOT) if doc.is_relative_to(ROOT) else doc}: {problem}")
-        if marked_figures(text) or TESTED.search(text) or problems:
+        if marked_figures(text) or outside_code(TESTED, text) or problems:
             cited = ", ".join(sorted(files)) or "no results file"
             print(f"{doc.name}: {len(marked_figures(text))} figures from {cited}; {len(problems)} problem(s)")
         failed = failed or bool(problems)
