@@ -10,6 +10,7 @@ every results file cited records the command that wrote it, and the page that ci
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -147,3 +148,11 @@ def test_the_tool_rewrites_a_figure_from_its_file_with_the_decimals_shown() -> N
     new = figures.refresh(text, {"results-x.json": {"a": {"b": 1.2345}, "n": 2070}})
     assert new == f"| a | **1.2{TIMES}<!-- results-x.json a.b -->** | 2070<!-- results-x.json n --> requests |"
     assert check(new, {"results-x.json": {"a": {"b": 1.2345}, "n": 2070}}) == []
+
+
+def test_the_conversations_page_quotes_the_summary_lines_its_results_file_holds() -> None:
+    results = json.loads((ROOT / "benchmarks" / "results-conversations.json").read_text())
+    page = (ROOT / "docs" / "conversations.md").read_text()
+    assert results["moves"]["default"]["summary"]
+    for line in results["moves"]["default"]["summary"]:
+        assert f"\n{line}\n" in page
