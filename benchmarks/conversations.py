@@ -6,7 +6,9 @@ For each sandbox behaviour (a new message moves its conversation's date_updated,
 of the four Conversations streams, a round of changes (new messages in a tenth of the open conversations, a new
 participant who writes, a conversation closed), then a second run from the first run's state, by default and with
 `conversation_date_tracks_messages`. Prints the requests per list, per open conversation, the new messages the run
-emitted out of those added, and the tap's closing summary lines for the two streams.
+emitted out of those added, and the tap's closing summary lines for the two streams. Writes the same figures, with
+the command that made them, to ``benchmarks/results-conversations.json`` (``--json`` elsewhere), which
+docs/conversations.md quotes (``tools/performance_figures.py`` rewrites the page from it).
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from twilio_sandbox import Sandbox
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import run as bench  # noqa: E402  # benchmarks/run.py: new_results() records the command
 
 STREAMS = ("conversation_services", "conversations", "conversation_messages", "conversation_participants")
 LIST = re.compile(r"/conversations/v1/Services/IS\w+(?:/(Conversations)(?:/CH\w+/(Messages|Participants))?)?$")
@@ -89,13 +96,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--subaccounts", type=int, default=6)
     parser.add_argument("--latency-ms", type=float, default=20)
+    parser.add_argument("--json", default=str(HERE / "results-conversations.json"), help="results file")
     args = parser.parse_args()
+    results: dict[str, Any] = {**bench.new_results(), "subaccounts": args.subaccounts, "latency_ms": args.latency_ms}
     print(
         f"{'behaviour':<34} {'run':<24} {'wall s':>7} {'msg req':>8} {'part req':>8} {'open':>5} "
         f"{'req/open':>8} {'new emitted':>11}"
     )
     for moves in (True, False):
         behaviour = "message moves conversation" if moves else "message leaves conversation alone"
+        runs: dict[str, Any] = {}
+        results["moves" if moves else "alone"] = runs
         with (
             Sandbox(seed=41, subaccounts=args.subaccounts, days=30, latency_ms=args.latency_ms) as sb,
             tempfile.TemporaryDirectory() as name,
@@ -113,6 +124,14 @@ def main() -> int:
             base = ["--catalog", str(chosen)]
             wall, _, first_state, lines, lists = sync(sb, ["--config", str(configs["default"]), *base])
             open_count = sum(1 for c in sb.expected("conversations") if c["state"] != "closed")
+            conversations = len(sb.expected("conversations"))
+            results.update(accounts=args.subaccounts + 1, conversations=conversations, open=open_count)
+            runs["first"] = {
+                "wall_s": wall,
+                "message_requests": lists["conversation_messages"],
+                "participant_requests": lists["conversation_participants"],
+                "per_conversation": lists["conversation_messages"] / conversations,
+            }
             print(
                 f"{behaviour:<34} {'first':<24} {wall:7.2f} {lists['conversation_messages']:8d} "
                 f"{lists['conversation_participants']:8d} {open_count:5d} "
@@ -125,6 +144,16 @@ def main() -> int:
             for label, config in configs.items():
                 wall, records, _, lines, lists = sync(sb, ["--config", str(config), "--state", str(state_file), *base])
                 emitted = {r["record"]["sid"] for r in records if r["stream"] == "conversation_messages"}
+                runs["default" if label == "default" else "tracks"] = {
+                    "wall_s": wall,
+                    "open": open_count,
+                    "message_requests": lists["conversation_messages"],
+                    "participant_requests": lists["conversation_participants"],
+                    "per_open_conversation": lists["conversation_messages"] / open_count,
+                    "new_messages": len(added),
+                    "new_emitted": len(added & emitted),
+                    "summary": lines,
+                }
                 print(
                     f"{behaviour:<34} {'second, ' + label:<24} {wall:7.2f} {lists['conversation_messages']:8d} "
                     f"{lists['conversation_participants']:8d} {open_count:5d} "
@@ -132,6 +161,9 @@ def main() -> int:
                 )
                 for line in lines:
                     print(f"    {line}")
+    out = Path(args.json)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"results: {out.relative_to(bench.ROOT) if out.is_relative_to(bench.ROOT) else out}")
     return 0
 
 

@@ -11,7 +11,9 @@ in every stream of every account. Every stream is selected. Printed, from one ru
    ``tables: full_table`` run (what the Airflow DAG does): the longest shard, the full-table run, and their sum;
 
 with each wall time's ratio to run 1, the requests, and ``tap-twilio-plan``'s spread for these accounts. Wall times
-include each process's start-up. The machine is shared: read the ratios, not the seconds.
+include each process's start-up. The machine is shared: read the ratios, not the seconds. Writes the same figures,
+with the command that made them, to ``benchmarks/results-shards.json`` (``--json`` elsewhere), which
+docs/orchestration.md quotes (``tools/performance_figures.py`` rewrites the page from it).
 """
 
 from __future__ import annotations
@@ -75,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--subaccounts", type=int, default=60)
     parser.add_argument("--shards", type=int, default=3)
+    parser.add_argument("--json", default=str(HERE / "results-shards.json"), help="results file")
     args = parser.parse_args(argv)
+    results: dict[str, Any] = {**bench.new_results(), "subaccounts": args.subaccounts, "shards": args.shards}
     bench.RUN_DIR.mkdir(parents=True, exist_ok=True)
     n = args.shards
     with bench.SandboxProcess(
@@ -109,6 +113,16 @@ def main(argv: list[str] | None = None) -> int:
     for label, wall, requests in rows:
         print(f"{label:<48} {wall:8.1f} {wall / base:6.2f} {requests:9,}")
     print(f"plan: {spread}")
+    keys = ("one", "wide", "shards", "full_table", "shards_and_full_table")
+    results["setups"] = {
+        key: {"label": label, "wall_s": wall, "vs_one": wall / base, "requests": requests}
+        for key, (label, wall, requests) in zip(keys, rows, strict=True)
+    }
+    results["plan"] = spread
+    results["plan_spread"] = float(spread.partition(": ")[2].split()[0])
+    out = Path(args.json)
+    out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(f"results: {out.relative_to(bench.ROOT) if out.is_relative_to(bench.ROOT) else out}")
     return 0
 
 
