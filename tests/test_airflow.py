@@ -98,6 +98,8 @@ class Airflow:
             TAP_TWILIO_BACKOFF_BASE_SECONDS="0.01",
             TAP_TWILIO_BACKOFF_MAX_SECONDS="0.05",
             TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA=schema,
+            TWILIO_SOURCE_SCHEMA=schema,  # dbt reads what the loader wrote, and builds beside it
+            DBT_TARGET_SCHEMA=f"{schema}_analytics",
         )
         self.block_env["PATH"] += os.pathsep + self.block_env.pop("PATH_TAIL")
         # what the walkthrough exports, for the later runs
@@ -217,7 +219,7 @@ def schemas() -> Iterator[tuple[str, str]]:
     names = (f"tap_twilio_airflow_{uuid.uuid4().hex[:10]}", f"tap_twilio_airflow_ref_{uuid.uuid4().hex[:10]}")
     yield names
     with pg_connect() as conn:
-        for name in names:
+        for name in (*names, f"{names[0]}_analytics"):
             conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
 

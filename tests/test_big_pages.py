@@ -11,7 +11,7 @@ import pytest
 from conftest import FAST_RETRIES, discover, run_tap, select
 from twilio_sandbox import Faults, Sandbox
 
-from tests.exact import assert_exact
+from tests.exact import assert_exact, hold_clock
 
 SAID = "Twilio kept failing on pages of"
 
@@ -26,6 +26,7 @@ def usage_fails_above_100() -> Sandbox:
 
 def test_usage_records_are_read_in_smaller_pages_each_once(usage_fails_above_100: Sandbox, tmp_path: Path) -> None:
     sb = usage_fails_above_100
+    hold_clock(sb)  # today's usage moves with the clock: what is served is what is compared
     config = sb.tap_config(**FAST_RETRIES)
     catalog = select(discover(tmp_path, config), {"usage_records", "messages"})
     run = run_tap(tmp_path, config, catalog=catalog)
@@ -45,6 +46,7 @@ def test_usage_records_are_read_in_smaller_pages_each_once(usage_fails_above_100
 
 def test_every_list_shrinks_once_per_stream_when_twilio_fails_on_any_big_page(tmp_path: Path) -> None:
     with Sandbox(seed=2, faults=Faults(fail_above_page_size=200), sizes={"messages": 700}) as sb:
+        hold_clock(sb)
         config = sb.tap_config(**FAST_RETRIES)
         streams = {"messages", "calls", "accounts", "incoming_phone_numbers"}
         run = run_tap(tmp_path, config, catalog=select(discover(tmp_path, config), streams))

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 import yaml  # type: ignore[import-untyped]
 from conftest import FAST_RETRIES, discover
 from dbt_runner import MARTS, PINS, ROOT, build, dbt_executable
@@ -20,6 +21,8 @@ from test_meltano import copy_project
 from test_postgres_e2e import pipe, stream_info
 from test_readme_walkthroughs import MARKER, run_block, user_env
 from twilio_sandbox import Sandbox
+
+pytestmark = pytest.mark.heavy  # minutes: started first, so the workers end together
 
 RAW, MODELS = "twilio", "twilio_analytics"
 

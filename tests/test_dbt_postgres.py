@@ -26,10 +26,11 @@ from test_postgres_e2e import (
     pg_connect,
     pg_target_config,
     pipe,
-    requires_pg,
     stream_info,
 )
 from twilio_sandbox import Sandbox
+
+pytestmark = pytest.mark.heavy  # minutes: started first, so the workers end together
 
 Rows = Callable[[str], list[dict[str, Any]]]  # SQL -> rows as dicts
 CENT = Decimal("0.000001")  # the staging layer's exact decimals: 6 places
@@ -210,7 +211,7 @@ def pg_schemas() -> Iterator[tuple[str, str]]:
             conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
 
-@requires_pg
+@pytest.mark.postgres
 def test_dbt_builds_and_reconciles_on_postgres(tmp_path: Path, pg_schemas: tuple[str, str]) -> None:
     raw, models = pg_schemas
     env = {"TWILIO_SOURCE_SCHEMA": raw, "DBT_TARGET_SCHEMA": models, **PG_PROFILE}

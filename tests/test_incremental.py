@@ -206,9 +206,19 @@ def largest_window(run: TapRun, start_date: str, days: int) -> dict[tuple[str, s
     return out
 
 
-def _run_until(tmp_path: Path, config_path: Path, catalog_path: Path, state: dict | None, stop_after: int) -> TapRun:
-    """Run the tap and kill it after `stop_after` records (or let it finish); a killed run keeps what a target
-    commits (its output up to its last STATE) in stdout, records and states."""
+def _run_until(
+    tmp_path: Path,
+    config_path: Path,
+    catalog_path: Path,
+    state: dict | None,
+    stop_after: int,
+    *,
+    stop_at_resume: bool = False,
+) -> TapRun:
+    """Run the tap and kill it after `stop_after` records, or (`stop_at_resume`) right after the first STATE that
+    marks a partition as resumable (windows finish in any order, so a record count cannot say when that is), or let
+    it finish; a killed run keeps what a target commits (its output up to its last STATE) in stdout, records and
+    states."""
     cmd = [*TAP, "--config", str(config_path), "--catalog", str(catalog_path)]
     if state is not None:
         state_path = tmp_path / "resume-state.json"
@@ -224,6 +234,9 @@ def _run_until(tmp_path: Path, config_path: Path, catalog_path: Path, state: dic
                 if records >= stop_after:
                     proc.kill()
                     break
+            elif stop_at_resume and line.startswith('{"type":"STATE"') and '"resume":true' in line.replace(" ", ""):
+                proc.kill()
+                break
         proc.stdout.close()
         proc.wait()
     kept = committed("".join(line for line in lines if line.endswith("\n")))
@@ -282,7 +295,7 @@ def test_a_resumed_run_continues_at_the_last_window_without_the_lookback(tmp_pat
         config_path.write_text(json.dumps(config))
         catalog_path = tmp_path / "catalog.json"
         catalog_path.write_text(json.dumps(messages_catalog(tmp_path, config)))
-        killed = _run_until(tmp_path, config_path, catalog_path, None, 150)
+        killed = _run_until(tmp_path, config_path, catalog_path, None, 10**9, stop_at_resume=True)
         assert killed.returncode != 0
         (partition,) = killed.states[-1]["bookmarks"]["messages"]["partitions"]
         assert partition["resume"] is True

@@ -71,7 +71,18 @@ def walkthrough(name: str) -> str:
 
 
 def test_the_docs_mark_their_walkthroughs() -> None:
-    assert set(walkthroughs()) == {"meltano", "meltano-prod", "stitch", "stitch-sandbox"}
+    # each is run as written: here, and in test_airflow.py, test_dbt_duckdb.py, test_docs_taskrouter.py and
+    # test_conversations_incremental.py
+    assert set(walkthroughs()) == {
+        "meltano",
+        "meltano-prod",
+        "stitch",
+        "stitch-sandbox",
+        "airflow",
+        "dbt-duckdb",
+        "taskrouter",
+        "conversations-cost",
+    }
 
 
 # --- running a block ------------------------------------------------------------------------------
