@@ -98,8 +98,8 @@ class Airflow:
             TAP_TWILIO_BACKOFF_BASE_SECONDS="0.01",
             TAP_TWILIO_BACKOFF_MAX_SECONDS="0.05",
             TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA=schema,
-            TWILIO_SOURCE_SCHEMA=schema,  # dbt reads what the loader wrote, and builds beside it
-            DBT_TARGET_SCHEMA=f"{schema}_analytics",
+            DBT_POSTGRES_SOURCE_SCHEMA=schema,  # dbt reads what the loader wrote, and builds beside it
+            DBT_POSTGRES_TARGET_SCHEMA=f"{schema}_analytics",
         )
         self.block_env["PATH"] += os.pathsep + self.block_env.pop("PATH_TAIL")
         # what the walkthrough exports, for the later runs
