@@ -132,16 +132,7 @@ class TapTwilio(Tap):
             run.finish(self.state)
             writer.write_message(StateMessage(value=self.state))
         except StopSignalError as stop:
-            run.close()
-            writer.discard_partial()
-            with contextlib.suppress(OSError):
-                writer.write_state(self.state)  # the finished work: the next run resumes after it
-            name = signal.Signals(stop.signum).name
-            lists = completed_lists(cast("dict[str, Any]", self.state))
-            run.report(
-                f"Interrupted by {name}", f"{lists} stream/account lists complete; STATE written, the next run resumes"
-            )
-            exit_now(128 + stop.signum)
+            self._interrupted(stop.signum)
         except BrokenPipeError:
             run.close()
             silence_stdout()
@@ -152,6 +143,8 @@ class TapTwilio(Tap):
             run.report("Stopped: the target stopped reading")
             exit_now(EXIT_BROKEN_PIPE)
         except BaseException:
+            if self._stopper.signum is not None:  # a list stopped by the signal (no request starts) failed first
+                self._interrupted(self._stopper.signum)
             run.close()
             run.report("Sync failed")
             with contextlib.suppress(OSError):
@@ -163,6 +156,20 @@ class TapTwilio(Tap):
         if run.settings.fail_on_inaccessible_accounts and (accounts := run.inaccessible()):
             msg = f"{len(accounts)} account(s) could not be read (fail_on_inaccessible_accounts): {', '.join(accounts)}"
             raise TwilioError(msg)
+
+    def _interrupted(self, signum: int) -> None:
+        """A stop signal ended the sync: the finished work's STATE, one line, exit 128 + the signal."""
+        run, writer = self.run, self.message_writer
+        run.close()
+        writer.discard_partial()
+        with contextlib.suppress(OSError):
+            writer.write_state(self.state)  # the finished work: the next run resumes after it
+        name = signal.Signals(signum).name
+        lists = completed_lists(cast("dict[str, Any]", self.state))
+        run.report(
+            f"Interrupted by {name}", f"{lists} stream/account lists complete; STATE written, the next run resumes"
+        )
+        exit_now(128 + signum)
 
     @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
