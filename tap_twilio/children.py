@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
     from tap_twilio.http import Page
 
+WRITER = (0,)  # the place in the writer's order of the page it is at: before every page read ahead
+
 
 class ChildListsStream(BookmarkedStream):
     """Child lists (media, participants, …) downloaded as soon as their parent's page arrives."""
@@ -26,8 +28,11 @@ class ChildListsStream(BookmarkedStream):
     def _unchanged_have_children(self) -> bool:
         return self.children_of_unchanged and bool(self.replication_key) and self._children_wanted
 
-    def _prefetch_children(self, records: list[dict[str, Any]], context: dict[str, Any]) -> None:
-        """Start the child lists of a page's records now, so they download in parallel."""
+    def _prefetch_children(
+        self, records: list[dict[str, Any]], context: dict[str, Any], order: tuple[int, ...] = WRITER
+    ) -> None:
+        """Queue the child lists of a page's records, so they download in parallel, in the order the writer takes
+        them: `order` is the page's place in that order (default: the page the writer is at)."""
         if not self._children_wanted:
             return
         children = [c for c in self.child_streams if c.selected or c.has_selected_descendents]
@@ -37,13 +42,13 @@ class ChildListsStream(BookmarkedStream):
                     continue
                 for child in children:
                     assert isinstance(child, ChildListsStream)
-                    child.prefetch(dict(child_context))
+                    child.prefetch(dict(child_context), order)
 
     def wants(self, context: dict[str, Any]) -> bool:
         """Whether this child list exists for a parent (e.g. a country offers the number type)."""
         return True
 
-    def prefetch(self, context: dict[str, Any]) -> None:
+    def prefetch(self, context: dict[str, Any], order: tuple[int, ...] = WRITER) -> None:
         """Queue every page of this child list for download (from the writer or a parent's worker thread)."""
         if not self.wants(context):
             return
@@ -51,13 +56,13 @@ class ChildListsStream(BookmarkedStream):
         with self._prefetch_lock:
             if key not in self._prefetched:
                 params = self._child_params(context)
-                self._prefetched[key] = self.run.children.submit(self._fetch_all, context, params)
+                self._prefetched[key] = self.run.prefetch.add(order, lambda: self._fetch_all(context, params))
 
     def forget_prefetched(self, account: str) -> None:
         """Drop an account's downloads the SDK did not ask for (e.g. a stream map filtered the parent)."""
         with self._prefetch_lock:
             for key in [k for k in self._prefetched if ("account_sid", account) in k]:
-                self._prefetched.pop(key).cancel()
+                self.run.prefetch.drop(self._prefetched.pop(key))
 
     def _fetch_all(self, context: dict[str, Any], params: dict[str, Any] | None) -> list[Page]:
         if params is None:  # an empty window: nothing to ask for
@@ -85,10 +90,14 @@ class ChildListsStream(BookmarkedStream):
         if not self.wants(context):
             return
         with self._prefetch_lock:
-            future = self._prefetched.pop(tuple(sorted(context.items())), None)
+            ticket = self._prefetched.pop(tuple(sorted(context.items())), None)
         account = context.get("account_sid", "")
         try:
-            pages = future.result() if future is not None else self._fetch_all(context, self._child_params(context))
+            pages = (
+                self.run.prefetch.take(ticket)
+                if ticket is not None
+                else self._fetch_all(context, self._child_params(context))
+            )
         except TwilioError as exc:
             self._child_failed.add(context.get("account_sid"))
             if self._tolerable(exc, account):

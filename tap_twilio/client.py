@@ -127,7 +127,8 @@ class TwilioStream(ListsStream):
                     self._finalize_state(self.get_context_state(current))
         if not context:
             self._finalize_state(self.stream_state)
-        self._write_state_message()
+        if self.parent_stream_type is None:  # a child list's STATE waits for its parent's next one (the SDK writes
+            self._write_state_message()  # the whole state after every parent record's child lists)
 
     @cached_property
     def _lean(self) -> bool:

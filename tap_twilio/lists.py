@@ -23,6 +23,28 @@ if TYPE_CHECKING:
     from tap_twilio.http import Page
 
 
+PART_RECORDS = 100  # records written with their children between two notes of how far a window got
+
+
+def parts(
+    records: list[dict[str, Any]], first: int, written: int, tracked: bool
+) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+    """A page's records in the parts the writer takes, each with its position in the list (`first`: the page's).
+
+    Untracked, the page is one part. Tracked (a window whose children are wanted), parts hold at most PART_RECORDS
+    records, and the `written` records an interrupted run wrote with their children are parts of their own."""
+    if not tracked or not records:
+        yield first, records
+        return
+    start = 0
+    while start < len(records):
+        end = min(len(records), start + PART_RECORDS)
+        if first + start < written < first + end:
+            end = written - first
+        yield first + start, records[start:end]
+        start = end
+
+
 class ListsStream(VersionedStream):
     """How a partition's lists are planned, read ahead, split and handed to the writer."""
 
@@ -41,7 +63,7 @@ class ListsStream(VersionedStream):
                 self._base[account] = format_iso(self.start_time(context))
                 self._finished[account] = self.run.finished_windows(self.tap_state, self.name, account)
                 windows = self.windows(context)
-                written = self.run.written_pages(self.tap_state, self.name, account)
+                written = self.run.written_records(self.tap_state, self.name, account)
                 units = [
                     Unit(
                         context,
@@ -72,6 +94,7 @@ class ListsStream(VersionedStream):
         """Worker side of one list: each page's records are typed, and their child lists started, as soon as the
         page arrives, not when the writer gets to it (a parent's children then cost no round trip of their own)."""
         cut: str | None = None
+        first = 0  # records of the list before this page
         key = self._lists(tuple(sorted(unit.context.items())), unit.window, [params])[0][0]
         for index, page in enumerate(self.iter_pages(unit.context, params)):
             if index == 0 and page.next_link and self._splits(unit):
@@ -81,18 +104,21 @@ class ListsStream(VersionedStream):
                     assert unit.window is not None
                     unit = unit.narrowed(Window(found.cut, unit.window.end))
                     cut = format_iso(found.cut)
-            if self._children_wanted and index >= unit.written and self.run.pipeline.claimed(key):
-                # else the writer types the records (two threads typing only fight the GIL) and starts the children
-                # when it gets to the page: a list read ahead does not fetch its children before the writer takes it
-                # (a kill would lose them), and pages an interrupted run wrote with their children need none again
+            if self._children_wanted:
+                # the page's child lists are queued as it arrives, in its place in the writer's order (a list read
+                # ahead comes after those the writer takes now): run.prefetch starts them as room allows, so a kill
+                # loses few; records an interrupted run wrote with their children need none again
                 records = self.records_of(page)
                 for record in records:
                     self._convert(record)
                 page.converted = True
+                fresh = records[max(0, unit.written - first) :]
+                first += len(records)
                 unchanged: list[dict[str, Any]] | None = [] if self._unchanged_have_children else None
                 # the base filter only: a subclass's _keep may keep per-run notes, which the writer's call makes
-                kept = StreamBase._keep(self, records, unit, unit.context, set(), unchanged, converted=True)
-                self._prefetch_children(kept + unchanged if unchanged else kept, unit.context)
+                kept = StreamBase._keep(self, fresh, unit, unit.context, set(), unchanged, converted=True)
+                order = (self.run.pipeline.order(key), index)
+                self._prefetch_children(kept + unchanged if unchanged else kept, unit.context, order)
             yield page
             if cut is not None and self._passed(page, cut):
                 return  # newest first: every record of [cut, end) was on the pages read so far
@@ -153,7 +179,7 @@ class ListsStream(VersionedStream):
             for key, item in group:
                 if isinstance(item, End):
                     for unit, high in reading.ended(key):
-                        self.run.note_pages(self.tap_state, self.name, account, reading.origin(key), None)
+                        self.run.note_written(self.tap_state, self.name, account, reading.origin(key), None)
                         self._checkpoint(unit, high)
                         if unit.window is not None:
                             self._log_progress(account, unit, reading.counted, reading.started)
@@ -163,25 +189,31 @@ class ListsStream(VersionedStream):
                     continue
                 unit = reading.unit(key)
                 page = item
-                index = reading.page(key)
-                self._children_written = index < unit.written  # an interrupted run wrote this page's children
-                unchanged: list[dict[str, Any]] | None = (
-                    [] if self._unchanged_have_children and not self._children_written else None
-                )
-                kept = self._keep(self.records_of(page), unit, ctx, seen_null, unchanged, converted=page.converted)
-                if kept and self.replication_key and unit.window is None:
-                    reading.note(key, max((r.get(self.replication_key) or "") for r in kept))
-                if not page.converted and not self._children_written:  # else the worker started them (or none)
-                    self._prefetch_children(kept + unchanged if unchanged else kept, ctx)
-                for record in unchanged or ():  # not emitted, but their child lists may have changed
-                    for child_context in self.generate_child_contexts(record, ctx):
-                        self._sync_children(child_context)
-                reading.counted += len(kept)
-                if kept:
-                    yield kept
-                if self._children_wanted and unit.window is not None and len(unit.lists) == 1:
-                    # this page and its children are written: a resumed run reads its children no more
-                    self.run.note_pages(self.tap_state, self.name, account, reading.origin(key), index + 1)
+                records = self.records_of(page)
+                tracked = self._children_wanted and unit.window is not None and len(unit.lists) == 1
+                for first, part in parts(records, reading.advance(key, len(records)), unit.written, tracked):
+                    self._children_written = first + len(part) <= unit.written  # an interrupted run wrote them
+                    unchanged: list[dict[str, Any]] | None = (
+                        [] if self._unchanged_have_children and not self._children_written else None
+                    )
+                    kept = self._keep(part, unit, ctx, seen_null, unchanged, converted=page.converted)
+                    if kept and self.replication_key and unit.window is None:
+                        reading.note(key, max((r.get(self.replication_key) or "") for r in kept))
+                    if not page.converted and not self._children_written:  # else the worker started them (or none)
+                        self._prefetch_children(kept + unchanged if unchanged else kept, ctx)
+                    for record in unchanged or ():  # not emitted, but their child lists may have changed
+                        for child_context in self.generate_child_contexts(record, ctx):
+                            self._sync_children(child_context)
+                    reading.counted += len(kept)
+                    if kept:
+                        yield kept
+                    if tracked:
+                        # these records and their children are written: a resumed run reads their children no more
+                        self.run.note_written(
+                            self.tap_state, self.name, account, reading.origin(key), first + len(part)
+                        )
+                        if self.run.state_due():  # a kill then costs the records after these, not the window's
+                            self._emit_state()
         except TwilioError as exc:
             group.close()
             for key in reading.pending():

@@ -75,6 +75,7 @@ class Lane(Generic[T]):
         self.stopped = False
         self.group: Group[T] | None = None  # the group the writer takes this lane in
         self.fetching_for: Group[T] | None = None  # the group its fetch in progress counts in
+        self.seq = 0  # lanes are numbered as they start: the plan's order
 
 
 class Group(Generic[T]):
@@ -166,6 +167,7 @@ class Pipeline(Generic[T]):
         self._ahead: list[Hashable] = []  # started from the plan, in plan order, not yet in a group
         self._taken: set[Hashable] = set()
         self._running = 0
+        self._started = 0
         self._fetching = 0  # lanes fetching an item now
         self._largest = 0  # the largest item seen: what a fetch in progress may add
         self.max_running = 0  # most lanes running at once, for the benchmark
@@ -201,6 +203,8 @@ class Pipeline(Generic[T]):
     def _start(self, key: Hashable, source: Callable[[], Iterable[T]]) -> Lane[T]:
         """Start a lane (the caller holds the lock)."""
         lane = self.lanes[key] = Lane(key, source)
+        self._started += 1
+        lane.seq = self._started
         self._running += 1
         self.max_running = max(self.max_running, self._running)
         self._executor.submit(lambda: self._run(lane))
@@ -304,6 +308,11 @@ class Pipeline(Generic[T]):
         """Whether the writer is taking this list now (not merely reading it ahead)."""
         lane = self.lanes.get(key)
         return lane is not None and lane.group is not None
+
+    def order(self, key: Hashable) -> int:
+        """Where a running list stands in the plan (lower: the writer takes it sooner); 0 when it is not running."""
+        lane = self.lanes.get(key)
+        return lane.seq if lane is not None else 0
 
     def take(self, key: Hashable, source: Callable[[], Iterable[T]]) -> Iterator[T]:
         """The items of one list, in order: from its lane if started ahead, else fetched now from `source`."""

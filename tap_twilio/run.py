@@ -22,6 +22,7 @@ from tap_twilio.http import (
 )
 from tap_twilio.pagination import PageSizes
 from tap_twilio.pipeline import DaemonExecutor, Pipeline
+from tap_twilio.prefetch import Prefetch
 from tap_twilio.summary import Closing
 
 if TYPE_CHECKING:
@@ -160,12 +161,21 @@ class SyncRun:
         except Exception:
             self.logger.debug("Reading ahead stopped", exc_info=True)
 
+    @cached_property
+    def prefetch(self) -> Prefetch[list[Page]]:
+        """Child lists fetched in the order the writer takes them, at most the process cap fetched ahead of it (a
+        kill loses at most that many)."""
+        return Prefetch(self.children, self.settings.max_concurrency)
+
     @property
     def children(self) -> ThreadPoolExecutor:
         """Workers for child lists (media, participants, …), so they never wait behind lists."""
         with self._lock:
             if self._children is None:
-                self._children = ThreadPoolExecutor(self.settings.max_concurrency, thread_name_prefix="twilio-child")
+                # twice the room of run.prefetch: a list taken before its turn starts at once
+                self._children = ThreadPoolExecutor(
+                    2 * self.settings.max_concurrency, thread_name_prefix="twilio-child"
+                )
             return self._children
 
     # --- bookkeeping ------------------------------------------------------------------------------
@@ -240,17 +250,17 @@ class SyncRun:
             if not by_stream[stream]:
                 del by_stream[stream]
 
-    def written_pages(self, tap_state: TapState, stream: str, account: str) -> dict[str, int]:
-        """Per window ("start/end"): how many leading pages the interrupted run wrote with their children."""
+    def written_records(self, tap_state: TapState, stream: str, account: str) -> dict[str, int]:
+        """Per window ("start/end"): how many leading records the interrupted run wrote with their children."""
         if not self.resuming:
             return {}
-        pages = _plain(tap_state).get(PROGRESS, {}).get("pages", {}).get(stream, {}).get(account, {})
-        return {str(span): int(count) for span, count in pages.items()}
+        written = _plain(tap_state).get(PROGRESS, {}).get("written", {}).get(stream, {}).get(account, {})
+        return {str(span): int(count) for span, count in written.items()}
 
-    def note_pages(self, tap_state: TapState, stream: str, account: str, span: str, count: int | None) -> None:
-        """A window's leading pages written with their children (None: the window is finished, forget it)."""
+    def note_written(self, tap_state: TapState, stream: str, account: str, span: str, count: int | None) -> None:
+        """A window's leading records written with their children (None: the window is finished, forget it)."""
         progress = _plain(tap_state).setdefault(PROGRESS, {"started": self.started_iso, "done": {}})
-        by_stream = progress.setdefault("pages", {})
+        by_stream = progress.setdefault("written", {})
         if count is not None:
             by_stream.setdefault(stream, {}).setdefault(account, {})[span] = count
             return

@@ -24,12 +24,12 @@ from tap_twilio.pagination import follow_pages, records_in
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Hashable, Iterator
-    from concurrent.futures import Future
 
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
     from tap_twilio.http import TwilioClient
+    from tap_twilio.prefetch import Ticket
     from tap_twilio.run import SyncRun
     from tap_twilio.windows import Unit, Window
 
@@ -119,7 +119,7 @@ class StreamBase(RESTStream[Any]):
         self._children_written = False  # the page being written had its children written by an interrupted run
         self._base: dict[str, str] = {}  # per account: where this run's windows start (the low watermark's origin)
         self._finished: dict[str, list[tuple[str, str]]] = {}  # per account: finished windows beyond the watermark
-        self._prefetched: dict[tuple[tuple[str, Any], ...], Future[list[Page]]] = {}
+        self._prefetched: dict[tuple[tuple[str, Any], ...], Ticket[list[Page]]] = {}
         self._prefetch_lock = threading.Lock()
         self._schema_written = False
         self._bad_numbers: set[str] = set()

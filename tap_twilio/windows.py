@@ -45,7 +45,7 @@ class Unit:
     last: bool  # the partition's final unit
     bookmark: str | None = None  # a client-filtered list keeps records from here on (fixed when planned)
     strict: bool = False  # ... and only those newer than it (a child's bookmark: equal was emitted already)
-    written: int = 0  # leading pages an interrupted run wrote with every child list of their records
+    written: int = 0  # leading records an interrupted run wrote with every child list of theirs
 
     def narrowed(self, window: Window) -> Unit:
         """The same lists, now responsible for a smaller window (the rest was split off)."""
@@ -154,7 +154,7 @@ class Reading:
         self._open: dict[int, set[Hashable]] = {}
         self._high: dict[int, str] = {}
         self._lists: list[tuple[Hashable, Callable[[], Iterable[Any]]]] = []
-        self._pages: dict[Hashable, int] = {}
+        self._seen: dict[Hashable, int] = {}  # records handed over, per list
         self._origin: dict[Hashable, str] = {}
         self.counted = 0
         self.started = time.monotonic()
@@ -183,11 +183,11 @@ class Reading:
         """The unit a list reads now (narrowed after a split)."""
         return self._unit[self._token[key]]
 
-    def page(self, key: Hashable) -> int:
-        """The index of the page of a list handed over now (0, 1, …)."""
-        index = self._pages.get(key, 0)
-        self._pages[key] = index + 1
-        return index
+    def advance(self, key: Hashable, records: int) -> int:
+        """A page of `records` records of a list is handed over: how many records of the list came before it."""
+        first = self._seen.get(key, 0)
+        self._seen[key] = first + records
+        return first
 
     def origin(self, key: Hashable) -> str:
         """The window a list was planned for, as "start/end" (it stays its name after a split)."""

@@ -45,6 +45,8 @@ def test_the_stream_layer_never_imports_the_tap_and_the_pipeline_knows_no_twilio
     for module in PACKAGE.rglob("*.py"):
         assert len(module.read_text().splitlines()) <= 430, f"{module.name}: a module holds one job"
     assert not any(name.startswith("tap_twilio") for name in imports_of(PACKAGE / "pipeline.py"))
+    ours = {name for name in imports_of(PACKAGE / "prefetch.py") if name.startswith("tap_twilio")}
+    assert ours <= {"tap_twilio.pipeline"}, "child lists fetched ahead know no Twilio either"
     assert not any("sandbox" in name for path in PACKAGE.rglob("*.py") for name in imports_of(path))
 
 

@@ -80,12 +80,14 @@ def test_a_resumed_run_reads_no_children_of_pages_whose_children_were_written(tm
         # the oldest window's second page stalls: its first page and that page's media are written meanwhile
         faults.scripted.append(ScriptedFault(f"DateSent%3E={day}&DateSent%3C={last}&PageSize=20&Page=1&", "stall"))
         run = run_tap(tmp_path, config, catalog=catalog)
-        marked = [s for s in run.states if s.get("progress", {}).get("pages", {}).get("messages", {}).get(account)]
-        assert marked, "the pages written with their children are in the progress marker"
-        interrupted = marked[-1]
-        spans = interrupted["progress"]["pages"]["messages"][account]
+        marked = [s for s in run.states if s.get("progress", {}).get("written", {}).get("messages", {}).get(account)]
+        assert marked, "the records written with their children are in the progress marker"
+        # the last STATE before the oldest window's stalled second page: its first page was written
+        oldest = [s for s in marked if min(s["progress"]["written"]["messages"][account]).startswith(format_iso(start))]
+        interrupted = next(s for s in oldest if min(s["progress"]["written"]["messages"][account].items())[1] == 20)
+        spans = interrupted["progress"]["written"]["messages"][account]
         span, count = min(spans.items())
-        assert span.startswith(format_iso(start)) and count == 1, spans
+        assert span.startswith(format_iso(start)) and count == 20, spans
         # the sids on that page, as Twilio lists them
         listing = requests.get(
             f"{sb.url}/2010-04-01/Accounts/{account}/Messages.json",

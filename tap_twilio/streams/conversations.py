@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from typing_extensions import override
 
+from tap_twilio.children import WRITER
 from tap_twilio.client import TwilioStream
 from tap_twilio.dates import to_iso
 from tap_twilio.http import TwilioError
@@ -15,12 +16,12 @@ from tap_twilio.windows import Window
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from concurrent.futures import Future
 
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context, Record
 
     from tap_twilio.http import Page
+    from tap_twilio.prefetch import Ticket
     from tap_twilio.run import SyncRun
 
 Key = tuple[tuple[str, Any], ...]  # a child context, as prefetches are keyed
@@ -174,18 +175,18 @@ class ConversationMessages(TwilioStream):
             for key in [k for k in self._brought if ("account_sid", account) in k]:
                 del self._brought[key]
 
-    def future_of(self, context: dict[str, Any]) -> Future[list[Page]] | None:
+    def ticket_of(self, context: dict[str, Any]) -> Ticket[list[Page]] | None:
         """The download of a conversation's messages this stream queued (None when it did not)."""
         with self._prefetch_lock:
             return self._prefetched.get(_key(context))
 
-    def brought(self, context: dict[str, Any], future: Future[list[Page]] | None) -> bool:
-        """Whether this run's read of a conversation (`future`, if queued) found a message since the bookmark;
+    def brought(self, context: dict[str, Any], ticket: Ticket[list[Page]] | None) -> bool:
+        """Whether this run's read of a conversation (`ticket`, if queued) found a message since the bookmark;
         True when unknown."""
         key = _key(context)
-        if future is not None:
+        if ticket is not None:
             try:
-                future.result()
+                self.run.prefetch.wait(ticket)
             except TwilioError:
                 return True  # the messages' own sync reports it
         with self._prefetch_lock:
@@ -224,7 +225,7 @@ class ConversationParticipants(TwilioStream):
         super().__init__(tap, run)
         self._lists_read = 0
         self._lists_spared = 0
-        self._waits: dict[Key, Future[list[Page]]] = {}  # a conversation's messages read, which decides its list
+        self._waits: dict[Key, Ticket[list[Page]]] = {}  # a conversation's messages read, which decides its list
         run.summaries.append(self.cost_summary)
 
     @cached_property
@@ -240,23 +241,23 @@ class ConversationParticipants(TwilioStream):
         return not self.run.settings.conversation_date_tracks_messages and context.get("conversation_state") != "closed"
 
     @override
-    def prefetch(self, context: dict[str, Any]) -> None:
+    def prefetch(self, context: dict[str, Any], order: tuple[int, ...] = WRITER) -> None:
         if self._messages is not None and not context.get("conversation_changed"):
-            # queued before this list's task, which waits for it: the pool's FIFO order never starves that wait
-            self._messages.prefetch(context)
-            future = self._messages.future_of(context)
-            if future is not None:
+            # queued before this list's task, which waits for it: run.prefetch starts it first
+            self._messages.prefetch(context, order)
+            ticket = self._messages.ticket_of(context)
+            if ticket is not None:
                 with self._prefetch_lock:
-                    self._waits[_key(context)] = future
-        super().prefetch(context)
+                    self._waits[_key(context)] = ticket
+        super().prefetch(context, order)
 
     @override
     def _fetch_all(self, context: dict[str, Any], params: dict[str, Any] | None) -> list[Page]:
         messages = self._messages
         with self._prefetch_lock:
-            future = self._waits.pop(_key(context), None)
+            ticket = self._waits.pop(_key(context), None)
         spared = (
-            messages is not None and not context.get("conversation_changed") and not messages.brought(context, future)
+            messages is not None and not context.get("conversation_changed") and not messages.brought(context, ticket)
         )
         with self._prefetch_lock:
             if spared:

@@ -1,0 +1,113 @@
+"""Tasks started in the order the writer takes their results, a bounded number ahead of it (child lists)."""
+
+from __future__ import annotations
+
+import heapq
+import threading
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from tap_twilio.pipeline import Executor
+
+T = TypeVar("T")
+
+
+class Ticket(Generic[T]):
+    """One task of a `Prefetch`: started when its turn comes (or when taken), its result taken once."""
+
+    __slots__ = ("dropped", "fn", "future")
+
+    def __init__(self, fn: Callable[[], T]) -> None:
+        """Not started yet."""
+        self.fn = fn
+        self.future: Future[T] | None = None
+        self.dropped = False
+
+
+class Prefetch(Generic[T]):
+    """Tasks (child lists) started in the order the writer will take them, at most `room` started and not yet taken.
+
+    Each task has an order (lower: taken sooner); the writer takes tasks as it needs them, and one taken before its
+    turn starts at once. What a kill loses is at most `room` tasks fetched and not taken.
+    """
+
+    def __init__(self, executor: Executor, room: int) -> None:
+        """Nothing starts until tasks are added."""
+        self._executor = executor
+        self.room = max(1, room)
+        self._lock = threading.Lock()
+        self._queue: list[tuple[tuple[int, ...], int, Ticket[T]]] = []  # a heap
+        self._count = 0
+        self.outstanding = 0  # started and not yet taken
+        self.peak = 0
+
+    def add(self, order: tuple[int, ...], fn: Callable[[], T]) -> Ticket[T]:
+        """Queue a task; it starts when fewer than `room` wait to be taken and none of a lower order is queued."""
+        ticket = Ticket(fn)
+        with self._lock:
+            self._count += 1
+            heapq.heappush(self._queue, (order, self._count, ticket))
+            self._pump()
+        return ticket
+
+    def take(self, ticket: Ticket[T]) -> T:
+        """The task's result (started now if its turn had not come); its exception is raised here."""
+        with self._lock:
+            if ticket.future is None:
+                self._start(ticket)
+            future = ticket.future
+        assert future is not None
+        try:
+            return future.result()
+        finally:
+            self._done(ticket)
+
+    def wait(self, ticket: Ticket[T]) -> T:
+        """The task's result, leaving it to be taken (another task that needs it first; started now if not yet)."""
+        with self._lock:
+            if ticket.future is None:
+                self._start(ticket)
+            future = ticket.future
+        assert future is not None
+        return future.result()
+
+    def drop(self, ticket: Ticket[T]) -> None:
+        """The writer will not take this task: cancel it, or forget its result."""
+        if ticket.future is not None:
+            ticket.future.cancel()
+        self._done(ticket)
+
+    def _done(self, ticket: Ticket[T]) -> None:
+        with self._lock:
+            if ticket.dropped:
+                return
+            ticket.dropped = True
+            if ticket.future is not None:
+                self.outstanding -= 1
+            self._pump()
+
+    def _pump(self) -> None:
+        """Start queued tasks in order while there is room (the caller holds the lock)."""
+        while self.outstanding < self.room and self._queue:
+            ticket = heapq.heappop(self._queue)[2]
+            if ticket.future is None and not ticket.dropped:
+                self._start(ticket)
+
+    def _start(self, ticket: Ticket[T]) -> None:
+        future: Future[T] = Future()
+        ticket.future = future
+        self.outstanding += 1
+        self.peak = max(self.peak, self.outstanding)
+
+        def run() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(ticket.fn())
+            except BaseException as exc:  # raised where the writer takes it
+                future.set_exception(exc)
+
+        self._executor.submit(run)
