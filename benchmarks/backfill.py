@@ -3,7 +3,9 @@
     .venv/bin/python benchmarks/backfill.py [--quick] [--json PATH]
 
 One account with 200,000 messages over 398 days (a date filter may reach 400 days back), every response 300 ms late,
-only ``messages`` selected, the tap's default settings. Printed:
+only ``messages`` selected, the tap's default settings. Each sync runs twice on the same sandbox and the second is
+measured: the sandbox's own page building (26 ms of CPU a page, one process) would otherwise be slower than the bound
+(see ``sync_messages``). Printed:
 
 * wall time against the lower bound ``requests x latency / in-flight cap``, where the cap is what one account may have
   in flight (the smaller of the tap's process-wide and per-account concurrency defaults; see ``concurrency_caps``)
@@ -38,9 +40,19 @@ QUICK = {"messages": 50_000, "days": 100, "small": 5_000}
 
 
 def sync_messages(taps: bench.Taps, label: str, messages: int, days: int, latency_ms: int) -> bench.Run:
+    """The measured sync, after the same sync unmeasured: the sandbox caches the pages it built in the first one.
+
+    The sandbox builds each page's records in Python, about 26 ms of CPU for 1,000 messages, in one process: the
+    200,000-message sync costs it 6.6 CPU s on one core, more than the 4.7 s the latency bound allows, so a cold
+    sandbox, not the tap or the latency, would set the pace (Twilio builds pages on its own servers). The measured run
+    is served the identical requests from the cache (the tap asks for the same pages: same windows, same splits), at
+    the same 300 ms per response; its ``sandbox_cpu_s`` shows what serving cost."""
     with bench.SandboxProcess(seed=19, subaccounts=0, days=days, sizes={"messages": messages},
-                              latency_ms=latency_ms, record_requests=False) as sb:
-        run = bench.run_tap(label, "ours", taps.our_argv(sb.config, label, ["messages"]), sb)
+                              latency_ms=latency_ms, record_requests=False, cache_responses=True) as sb:
+        argv = taps.our_argv(sb.config, label, ["messages"])
+        warm = bench.run_tap(f"{label}-warm-up", "ours", argv, sb)
+        run = bench.run_tap(label, "ours", argv, sb)
+        run.extra["warm_up"] = {"wall_s": warm.wall_s, "sandbox_cpu_s": warm.sandbox_cpu_s, "requests": warm.requests}
         expected = sb.call("expected_counts", streams=["messages"])["messages"]
     if run.records.get("messages") != expected:
         raise RuntimeError(f"{label}: {run.records.get('messages')} messages emitted, the sandbox holds {expected}")
@@ -63,6 +75,7 @@ def scenario_backfill(taps: bench.Taps, results: dict[str, Any], *, quick: bool)
     over = big.wall_s / bound
     rss_ratio = big.max_rss_mb / small.max_rss_mb
     closing = bench.closing_lines(big)
+    warm = big.extra["warm_up"]
     bench.show(bench.table(
         "Backfill", ["run", "records", "wall s", "requests", "mean in flight", "max in flight", "CPU s",
                      "peak RSS MB"],
@@ -74,9 +87,9 @@ def scenario_backfill(taps: bench.Taps, results: dict[str, Any], *, quick: bool)
         + f"\nfewest requests the data allows: {fewest} (ceil({n:,} / {bench.TWILIO_MAX_PAGE}) + the account listing); "
           f"ours {big.requests} = {big.requests / fewest:.2f}x; bound from it {data_bound:.1f} s, wall = "
           f"{big.wall_s / data_bound:.2f}x"
-        + f"\nthe sandbox served it with {big.sandbox_cpu_s:.1f} CPU s "
-          f"({big.sandbox_cpu_s / big.requests * 1000:.0f} ms a page) and a peak RSS of "
-          f"{big.sandbox_rss_mb or 0:.0f} MB (it builds each record from its index and holds none)"
+        + f"\nthe sandbox built the pages in an unmeasured run first ({warm['sandbox_cpu_s']:.1f} CPU s, "
+          f"{warm['sandbox_cpu_s'] / big.requests * 1000:.0f} ms a page; that run took {warm['wall_s']:.1f} s) and "
+          f"served the measured run from its cache with {big.sandbox_cpu_s:.1f} CPU s"
         + f"\npeak RSS {n:,} / {small_n:,} messages: {big.max_rss_mb:.0f} / {small.max_rss_mb:.0f} MB = "
           f"{rss_ratio:.2f}x (target <= {TARGETS['backfill_rss_ratio']:g}x)"
         + ("\nthe tap's closing lines:\n  " + "\n  ".join(closing) if closing else ""))
@@ -88,6 +101,7 @@ def scenario_backfill(taps: bench.Taps, results: dict[str, Any], *, quick: bool)
         "max_in_flight": big.max_in_flight, "cpu_s": big.cpu_s, "rss_mb": big.max_rss_mb,
         "small_messages": small_n, "small_rss_mb": small.max_rss_mb, "rss_ratio": rss_ratio,
         "sandbox_cpu_s": big.sandbox_cpu_s, "sandbox_rss_mb": big.sandbox_rss_mb,
+        "warm_up_sandbox_cpu_s": warm["sandbox_cpu_s"], "warm_up_wall_s": warm["wall_s"],
         "closing_lines": closing, "targets": TARGETS,
     }
 

@@ -12,7 +12,7 @@ from tap_twilio.windows import Unit, Window
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from tap_twilio.http import Page
+    from tap_twilio.page import Page
 
 WRITER = (0,)  # the place in the writer's order of the page it is at: before every page read ahead
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import email.utils
-import functools
 import logging
 import os
 import random
@@ -23,6 +22,7 @@ from requests.adapters import HTTPAdapter
 
 from tap_twilio.clock import TwilioClock
 from tap_twilio.limits import AdaptiveLimiter, Stats
+from tap_twilio.page import LINKS, Page, decode
 
 if TYPE_CHECKING:
     from backoff._typing import Details
@@ -78,68 +78,6 @@ class _Retryable(Exception):
         self.reason, self.problem, self.retry_after, self.unreachable = reason, problem, retry_after, unreachable
 
 
-class _Links(msgspec.Struct):
-    """What a worker reads of a page to ask for the next one; msgspec checks the whole page is a JSON object but
-    builds nothing of its records."""
-
-    next_page_uri: Any = None  # v2010 (relative)
-    meta: Any = None  # product APIs: meta.next_page_url (absolute)
-
-    def next(self) -> str | None:
-        link = self.meta.get("next_page_url") if isinstance(self.meta, dict) else self.next_page_uri
-        return str(link) if link else None
-
-
-_LINKS = msgspec.json.Decoder(_Links)
-
-
-@functools.cache
-def _field_decoder(list_key: str, name: str) -> msgspec.json.Decoder[Any]:
-    """Reads one field of a page's records and nothing else."""
-    record = msgspec.defstruct("Record", [(name, Any, None)])
-    return msgspec.json.Decoder(msgspec.defstruct("Fields", [(list_key, list[record], [])]))  # type: ignore[valid-type]
-
-
-_decode = msgspec.json.Decoder().decode
-
-
-class Page:
-    """One response page: its next link at once, its records decoded where they are first used.
-
-    The worker that fetches a page needs only its next link (msgspec reads it without building the records: 0.5 ms
-    for 1,000 messages). The records are built by the thread that types and writes them, unless the worker needs
-    them first (to start child lists), and a page waiting in the pipeline holds its bytes, not its objects: peak
-    RSS of benchmark scenario 1 went from 89 to 67 MB.
-    """
-
-    __slots__ = ("_body", "_content", "converted", "nbytes", "next_link", "url")
-
-    def __init__(
-        self, url: str, body: dict[str, Any] | None = None, *, content: bytes = b"", next_link: str | None = None
-    ) -> None:
-        """A page from its decoded body, or from content whose outline (a JSON object; its next link) was read."""
-        self.url = url
-        self.next_link = next_link
-        self.converted = False  # its records were typed in place already (by the worker that fetched it)
-        self._body = body
-        self._content = content
-        self.nbytes = len(content)  # what the page weighs while it waits for the writer (its bytes)
-
-    def values(self, list_key: str, name: str) -> list[Any]:
-        """One field of every record, read from the content without building (or keeping) the records."""
-        if self._body is not None:
-            records = self._body.get(list_key) or []
-            return [r.get(name) for r in records if isinstance(r, dict)]
-        return [getattr(r, name) for r in getattr(_field_decoder(list_key, name).decode(self._content), list_key)]
-
-    @property
-    def body(self) -> dict[str, Any]:
-        """The decoded page (decoded on first use)."""
-        if self._body is None:  # the worker's outline read checked that the content is one JSON object
-            self._body, self._content = _decode(self._content), b""
-        return self._body
-
-
 @dataclass(frozen=True)
 class RetryPolicy:
     """How hard to try before giving up (values come from the tap's settings)."""
@@ -184,7 +122,7 @@ def retry_after_seconds(value: str | None) -> float | None:
 def error_parts(response: requests.Response, content: bytes) -> tuple[int | None, str]:
     """Twilio's error code and message, or a short description of a non-JSON body."""
     try:
-        body = _decode(content)
+        body = decode(content)
     except msgspec.DecodeError:
         kind = response.headers.get("Content-Type", "no content type").split(";")[0]
         return None, f"{response.reason or 'error'} ({kind} body of {len(content)} bytes)"
@@ -380,7 +318,7 @@ class TwilioClient:
         status = response.status_code
         if status == 200:
             try:
-                links = _LINKS.decode(content)
+                links = LINKS.decode(content)
             except msgspec.DecodeError:
                 pass
             else:

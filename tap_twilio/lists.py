@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from singer_sdk.helpers.types import Context
 
-    from tap_twilio.http import Page
+    from tap_twilio.page import Page
 
 
 PART_RECORDS = 100  # records written with their children between two notes of how far a window got
@@ -119,8 +119,9 @@ class ListsStream(VersionedStream):
                 kept = StreamBase._keep(self, fresh, unit, unit.context, set(), unchanged, converted=True)
                 order = (self.run.pipeline.order(key), index)
                 self._prefetch_children(kept + unchanged if unchanged else kept, unit.context, order)
+            passed = cut is not None and self._passed(page, cut)  # read before the writer has the page (and drops it)
             yield page
-            if cut is not None and self._passed(page, cut):
+            if passed:
                 return  # newest first: every record of [cut, end) was on the pages read so far
 
     def _splits(self, unit: Unit) -> bool:
@@ -214,6 +215,7 @@ class ListsStream(VersionedStream):
                         )
                         if self.run.state_due():  # a kill then costs the records after these, not the window's
                             self._emit_state()
+                page.release()
         except TwilioError as exc:
             group.close()
             for key in reading.pending():

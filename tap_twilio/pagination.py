@@ -13,7 +13,8 @@ from tap_twilio.http import SERVER_ERRORS, RetriesExhaustedError, TwilioError
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from tap_twilio.http import Page, TwilioClient
+    from tap_twilio.http import TwilioClient
+    from tap_twilio.page import Page
 
 PAGE_SIZE_FLOOR = 50  # the smallest page asked for after repeated 5xx (Twilio's own default page size)
 SERVER_ERRORS_BEFORE_SMALLER_PAGES = 3  # 5xx in a row for one page before it is asked for in a smaller size

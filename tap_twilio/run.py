@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from singer_sdk.helpers.types import TapState
 
     from tap_twilio.config import Settings
-    from tap_twilio.http import Page
+    from tap_twilio.page import Page
     from tap_twilio.windows import Split
     from tap_twilio.writer import BufferedMsgSpecWriter
 

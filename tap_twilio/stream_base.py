@@ -19,7 +19,8 @@ from singer_sdk.streams.rest import PageContext
 from typing_extensions import override
 
 from tap_twilio.convert import converter
-from tap_twilio.http import ACCESS_STATUSES, Page, TwilioAPIError, TwilioError
+from tap_twilio.http import ACCESS_STATUSES, TwilioAPIError, TwilioError
+from tap_twilio.page import Page
 from tap_twilio.pagination import follow_pages, records_in
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from tap_twilio.windows import Split, Unit
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
-    from tap_twilio.http import Page
+    from tap_twilio.page import Page
 
 
 class SipCredentialLists(TwilioStream):

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context, Record
 
-    from tap_twilio.http import Page
+    from tap_twilio.page import Page
     from tap_twilio.prefetch import Ticket
     from tap_twilio.run import SyncRun
 

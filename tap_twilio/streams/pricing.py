@@ -10,7 +10,7 @@ from tap_twilio.client import TwilioStream
 from tap_twilio.streams.base import Endpoint
 
 if TYPE_CHECKING:
-    from tap_twilio.http import Page
+    from tap_twilio.page import Page
 
 
 class PricingCountriesStream(TwilioStream):

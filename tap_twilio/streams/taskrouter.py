@@ -19,7 +19,7 @@ from tap_twilio.streams.base import Endpoint
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
 
-    from tap_twilio.http import Page
+    from tap_twilio.page import Page
 
 PRODUCT = "taskrouter"
 EVENT_RETENTION = dt.timedelta(days=30)  # Twilio keeps TaskRouter events 30 days
