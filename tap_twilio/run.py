@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 PAGES_AHEAD = 2  # pages one list buffers at most: a kill loses little, and many lists keep every slot busy
 RECORD_BYTES = 1200  # about what one record weighs in a page (a message: 0.9-1.1 kB), until pages were seen
-STATE_SHARE = 0.05  # checkpoints write STATE unless that would take more than this share of the time ...
+STATE_SHARE = 0.01  # checkpoints write STATE unless that would take more than this share of the time ...
 STATE_CHEAP_SECONDS = 0.002  # ... or it is this cheap (a few dozen accounts): then every checkpoint writes it
 PROGRESS_SECONDS = 30.0  # a long list logs its progress at INFO this often (every window at DEBUG)
 PROGRESS = "progress"  # state key of an unfinished run: which streams and accounts it completed
