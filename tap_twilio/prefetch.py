@@ -55,13 +55,8 @@ class Prefetch(Generic[T]):
 
     def take(self, ticket: Ticket[T]) -> T:
         """The task's result (started now if its turn had not come); its exception is raised here."""
-        with self._lock:
-            if ticket.future is None:
-                self._start(ticket)
-            future = ticket.future
-        assert future is not None
         try:
-            return future.result()
+            return self.wait(ticket)
         finally:
             self._done(ticket)
 
