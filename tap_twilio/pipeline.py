@@ -240,6 +240,7 @@ class Pipeline(Generic[T]):
                         self.gauge.add(size, 1)
                         if lane.group is not None:
                             lane.group.waiting = False  # it has something now: the budget applies again
+                    del item  # the writer's now: a page it decoded must not live on while this lane waits for room
                     self.wake()
                     if lane.done:
                         return
