@@ -301,9 +301,11 @@ class Pipeline(Generic[T]):
         woken = 0
         groups: set[int] = set()
         for lane in self._waiting:
-            if lane.notified:
+            if lane.stopped or self.cancel.is_set():
+                lane.room.notify()  # it ends: not counted as fetching
+            elif lane.notified:
                 woken += 1
-            elif lane.stopped or self.cancel.is_set() or self._may_fetch(lane, woken, groups):
+            elif self._may_fetch(lane, woken, groups):
                 lane.notified = True
                 lane.room.notify()
                 woken += 1
