@@ -96,7 +96,11 @@ class ListsStream(VersionedStream):
         cut: str | None = None
         first = 0  # records of the list before this page
         key = self._lists(tuple(sorted(unit.context.items())), unit.window, [params])[0][0]
-        for index, page in enumerate(self.iter_pages(unit.context, params)):
+        index = -1
+        # no enumerate(), and no name for a page once handed on: the writer decodes it, and a reference here (this
+        # frame waits at `yield` until its lane has room) kept dozens of decoded pages alive in a big partition
+        for page in self.iter_pages(unit.context, params):
+            index += 1
             if index == 0 and page.next_link and self._splits(unit):
                 found = self._split(unit, page)
                 if found is not None:
@@ -119,8 +123,11 @@ class ListsStream(VersionedStream):
                 kept = StreamBase._keep(self, fresh, unit, unit.context, set(), unchanged, converted=True)
                 order = (self.run.pipeline.order(key), index)
                 self._prefetch_children(kept + unchanged if unchanged else kept, unit.context, order)
+                del records, fresh, kept, unchanged  # the page's records: kept alive by the page only
             passed = cut is not None and self._passed(page, cut)  # read before the writer has the page (and drops it)
-            yield page
+            handed = [page]
+            del page
+            yield handed.pop()
             if passed:
                 return  # newest first: every record of [cut, end) was on the pages read so far
 

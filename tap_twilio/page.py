@@ -24,9 +24,9 @@ LINKS = msgspec.json.Decoder(_Links)
 
 
 @functools.cache
-def _field_decoder(list_key: str, name: str) -> msgspec.json.Decoder[Any]:
-    """Reads one field of a page's records and nothing else."""
-    record = msgspec.defstruct("Record", [(name, Any, None)])
+def _field_decoder(list_key: str, names: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
+    """Reads these fields of a page's records and nothing else."""
+    record = msgspec.defstruct("Record", [(name, Any, None) for name in names])
     return msgspec.json.Decoder(msgspec.defstruct("Fields", [(list_key, list[record], [])]))  # type: ignore[valid-type]
 
 
@@ -42,30 +42,32 @@ class Page:
     RSS of benchmark scenario 1 went from 89 to 67 MB.
     """
 
-    __slots__ = ("_body", "_content", "converted", "nbytes", "next_link", "url")
+    __slots__ = ("_body", "_content", "_fields", "converted", "nbytes", "next_link", "url")
 
     def __init__(
         self, url: str, body: dict[str, Any] | None = None, *, content: bytes = b"", next_link: str | None = None
     ) -> None:
         """A page from its decoded body, or from content whose outline (a JSON object; its next link) was read."""
-        self.url = url
-        self.next_link = next_link
+        self.url, self.next_link, self._body, self._content = url, next_link, body, content
         self.converted = False  # its records were typed in place already (by the worker that fetched it)
-        self._body = body
-        self._content = content
+        self._fields: dict[tuple[str, str], list[Any]] = {}  # values() read from the content
         self.nbytes = len(content)  # what the page weighs while it waits for the writer (its bytes)
 
     def values(self, list_key: str, name: str) -> list[Any]:
-        """One field of every record, read from the content without building (or keeping) the records."""
+        """One field of every record, read from the content without building the records; the sids are read in
+        the same pass (a window's first page is asked for its dates, then its sids: one scan of it, not two)."""
         if self._body is not None:
-            records = self._body.get(list_key) or []
-            return [r.get(name) for r in records if isinstance(r, dict)]
-        return [getattr(r, name) for r in getattr(_field_decoder(list_key, name).decode(self._content), list_key)]
+            return [r.get(name) for r in self._body.get(list_key) or [] if isinstance(r, dict)]
+        if (list_key, name) not in self._fields:
+            names = tuple(dict.fromkeys((name, "sid")))
+            records = getattr(_field_decoder(list_key, names).decode(self._content), list_key)
+            self._fields.update({(list_key, n): [getattr(r, n) for r in records] for n in names})
+        return self._fields[list_key, name]
 
     def release(self) -> None:
         """The writer is done with the page: drop its records. The worker that fetched it holds the page until its
         next response arrives, so a backfill's 16 lists in flight kept 16 decoded pages alive (85 of a 150 MB peak)."""
-        self._body, self._content = None, b""
+        self._body, self._content, self._fields = None, b"", {}
 
     @property
     def body(self) -> dict[str, Any]:

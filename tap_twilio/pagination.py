@@ -101,11 +101,15 @@ def follow_pages(  # the request's parts, then how to read it
             smaller = sizes.shrink(label, size, exc)
             url, params = _resized(url, params, smaller)
             continue
-        yield page
-        link = page.next_link
+        link, identity = page.next_link, _identity(page.url)
+        # handed on without a reference kept here: the reader decodes it, and its records must not live on in
+        # this frame while the next page is fetched (with a worker per list, that kept dozens of pages alive)
+        handed = [page]
+        del page
+        yield handed.pop()
         if link is None:
             return
-        seen.add(_identity(page.url))
+        seen.add(identity)
         url, params = (root + link if link.startswith("/") else link), None
         if _identity(url) in seen:
             msg = f"Twilio repeated a next-page link ({link.split('?')[0]}); stopping instead of looping"

@@ -66,10 +66,12 @@ class Gauge:
 class Lane(Generic[T]):
     """One list: its worker appends items; the writer pops them. All fields are guarded by the pipeline's lock."""
 
-    def __init__(self, key: Hashable, source: Callable[[], Iterable[T]]) -> None:
+    def __init__(self, key: Hashable, source: Callable[[], Iterable[T]], lock: threading.RLock) -> None:
         """Nothing runs until the pipeline submits `run`."""
         self.key = key
         self.source = source
+        self.room = threading.Condition(lock)  # its worker waits here for room (see Pipeline._wake)
+        self.notified = False  # woken for room and not yet running again
         self.items: deque[tuple[T, int]] = deque()
         self.done = False
         self.error: BaseException | None = None
@@ -112,13 +114,13 @@ class Group(Generic[T]):
                             msg = "sync cancelled"
                             raise CancelledError(msg)
                         self.waiting = True
-                        cv.notify_all()
+                        pipeline.wake()
                         cv.wait(POLL_SECONDS)
                 self.waiting = False
                 if found.items:
                     item, size = found.items.popleft()
                     pipeline.gauge.add(-size, -1)
-                    cv.notify_all()
+                    pipeline.wake()
                     result: tuple[Hashable, T | End] = (found.key, item)
                 elif found.error is not None:
                     error = found.error
@@ -162,7 +164,12 @@ class Pipeline(Generic[T]):
         self._size = size
         self._estimate = estimate
         self._depth = depth
-        self.cv = threading.Condition()
+        # one lock: the writer waits on `cv` for items, each lane's worker on its own condition for room, so that a
+        # page put or taken wakes the writer and the lanes that may fetch now, not every lane of every partition
+        # (with a partition's 90 windows started at once, waking all of them at every page cost a tenth of the CPU)
+        self._lock = threading.RLock()
+        self.cv = threading.Condition(self._lock)
+        self._waiting: list[Lane[T]] = []  # lanes whose worker waits for room, in the order they began to
         self._plans: list[Iterator[tuple[Hashable, Callable[[], Iterable[T]]]]] = []
         self.lanes: dict[Hashable, Lane[T]] = {}  # started and not yet taken to the end or dropped
         self._ahead: list[Hashable] = []  # started from the plan, in plan order, not yet in a group
@@ -203,7 +210,7 @@ class Pipeline(Generic[T]):
 
     def _start(self, key: Hashable, source: Callable[[], Iterable[T]]) -> Lane[T]:
         """Start a lane (the caller holds the lock)."""
-        lane = self.lanes[key] = Lane(key, source)
+        lane = self.lanes[key] = Lane(key, source, self._lock)
         self._started += 1
         lane.seq = self._started
         self._running += 1
@@ -234,13 +241,14 @@ class Pipeline(Generic[T]):
                         self.gauge.add(size, 1)
                         if lane.group is not None:
                             lane.group.waiting = False  # it has something now: the budget applies again
-                    self.cv.notify_all()
+                    del item  # the writer's now: a page it decoded must not live on while this lane waits for room
+                    self.wake()
                     if lane.done:
                         return
         except BaseException as exc:  # handed to the writer, raised where the list is taken
             with self.cv:
                 lane.error = exc
-                self.cv.notify_all()
+                self.wake()
         finally:
             with self.cv:
                 self._running -= 1
@@ -258,21 +266,50 @@ class Pipeline(Generic[T]):
             while True:
                 if lane.stopped or self.cancel.is_set():
                     return False
-                group = lane.group
-                if group is not None and group.waiting and not group.fetching:
+                if self._may_fetch(lane, 0, set()):
                     break
-                limit = self.budget if group is not None else self.budget // 2
-                expected = (self._fetching + 1) * (self._largest or self._estimate)
-                if len(lane.items) < self._depth and self.gauge.current + expected <= limit:
-                    break
-                if not self.gauge.current and not self._fetching:
-                    break  # an item larger than the whole budget still moves on, one at a time
-                self.cv.wait(POLL_SECONDS)
+                self._waiting.append(lane)
+                try:
+                    lane.room.wait(POLL_SECONDS)
+                finally:
+                    self._waiting.remove(lane)
+                    lane.notified = False
+            group = lane.group
             self._fetching += 1
             lane.fetching_for = group
             if group is not None:
                 group.fetching += 1
             return True
+
+    def _may_fetch(self, lane: Lane[T], woken: int, groups: set[int]) -> bool:
+        """_room's test, with `woken` lanes (and those of `groups`) counted as fetching already (the caller holds
+        the lock)."""
+        group = lane.group
+        if group is not None and group.waiting and not group.fetching and id(group) not in groups:
+            groups.add(id(group))
+            return True
+        limit = self.budget if group is not None else self.budget // 2
+        expected = (self._fetching + woken + 1) * (self._largest or self._estimate)
+        if len(lane.items) < self._depth and self.gauge.current + expected <= limit:
+            return True
+        return not self.gauge.current and not self._fetching and not woken  # an item over the budget moves alone
+
+    def wake(self) -> None:
+        """Something changed (the caller holds the lock): wake the writer, and the lanes that may fetch now (or must
+        stop), in the order they began to wait; the others keep waiting (they re-check at least every
+        POLL_SECONDS)."""
+        self.cv.notify_all()
+        woken = 0
+        groups: set[int] = set()
+        for lane in self._waiting:
+            if lane.stopped or self.cancel.is_set():
+                lane.room.notify()  # it ends: not counted as fetching
+            elif lane.notified:
+                woken += 1
+            elif self._may_fetch(lane, woken, groups):
+                lane.notified = True
+                lane.room.notify()
+                woken += 1
 
     def group(self, lists: Iterable[tuple[Hashable, Callable[[], Iterable[T]]]]) -> Group[T]:
         """The writer takes these lists together; lanes planned before the first of them are passed over."""
@@ -302,7 +339,7 @@ class Pipeline(Generic[T]):
                     lane = self._start(key, source)
                 lane.group = group
                 group.lanes.append(lane)
-            self.cv.notify_all()
+            self.wake()
         self._fill()
 
     def claimed(self, key: Hashable) -> bool:
@@ -333,7 +370,7 @@ class Pipeline(Generic[T]):
         while lane.items:
             _, size = lane.items.popleft()
             self.gauge.add(-size, -1)
-        self.cv.notify_all()
+        self.wake()
 
     def skip(self, key: Hashable) -> None:
         """The writer will not take this list (e.g. its account was skipped): stop it if it runs."""

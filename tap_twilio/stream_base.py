@@ -275,7 +275,10 @@ class StreamBase(RESTStream[Any]):
             first = start[:10]
             kept = [r for r in records if (v := r.get(name)) is None or (first <= v and f"{v}T00:00:00+00:00" < end)]
         else:
-            kept = [r for r in records if (v := r.get(name)) is None or start <= v < end]
+            try:  # every record has the field (the usual page): one pass, no second one looking for nulls
+                return [r for r in records if start <= r[name] < end]
+            except (KeyError, TypeError):  # a record without it (or null): kept, each once (below)
+                kept = [r for r in records if (v := r.get(name)) is None or start <= v < end]
         if not any(r.get(name) is None for r in kept):
             return kept
         once = []
