@@ -39,8 +39,6 @@ class CancelledError(Exception):
 class End:
     """Handed to the writer after a lane's last item: that list was read to the end."""
 
-    __slots__ = ()
-
 
 END = End()
 
@@ -103,11 +101,11 @@ class Group(Generic[T]):
             with cv:
                 found = None
                 while found is None:
-                    for lane in self.lanes:
-                        if lane.items or lane.done or lane.error is not None:
-                            found = lane
-                            break
-                    else:
+                    # an urgent item first (a split: its lists start at once), else the earliest lane that is ready
+                    urgent = (lane for lane in self.lanes if lane.items and pipeline.urgent(lane.items[0][0]))
+                    ready = (lane for lane in self.lanes if lane.items or lane.done or lane.error is not None)
+                    found = next(urgent, None) or next(ready, None)
+                    if found is None:
                         if not self.lanes:
                             return
                         if pipeline.cancel.is_set():
@@ -154,6 +152,7 @@ class Pipeline(Generic[T]):
         size: Callable[[T], int] = lambda _: 1,
         estimate: int = 1,
         depth: int = 1_000_000,
+        urgent: Callable[[T], bool] = lambda _: False,
     ) -> None:
         """`size` weighs an item in bytes (`estimate`: before any was seen); a lane buffers at most `depth` items.
         A pool `executor` needs `width` workers plus those of the groups taken."""
@@ -164,6 +163,7 @@ class Pipeline(Generic[T]):
         self._size = size
         self._estimate = estimate
         self._depth = depth
+        self.urgent = urgent  # items handed to the writer before the other lanes' (whatever the lane's place)
         # one lock: the writer waits on `cv` for items, each lane's worker on its own condition for room, so that a
         # page put or taken wakes the writer and the lanes that may fetch now, not every lane of every partition
         # (with a partition's 90 windows started at once, waking all of them at every page cost a tenth of the CPU)
@@ -397,7 +397,7 @@ class DaemonExecutor:
     can never keep the process alive. A thread that finished a task waits a while for the next one (starting a
     thread per list was a twentieth of the writer's time with hundreds of small accounts)."""
 
-    IDLE_SECONDS = 5.0
+    IDLE_SECONDS = 5.0  # how long a thread with nothing to do waits for a task before it ends
 
     def __init__(self) -> None:
         """No thread until the first task."""

@@ -24,6 +24,7 @@ from tap_twilio.pagination import PageSizes
 from tap_twilio.pipeline import DaemonExecutor, Pipeline
 from tap_twilio.prefetch import Prefetch
 from tap_twilio.summary import Closing
+from tap_twilio.windows import Split
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Hashable, Iterable, Iterator
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 
     from tap_twilio.config import Settings
     from tap_twilio.page import Page
-    from tap_twilio.windows import Split
     from tap_twilio.writer import BufferedMsgSpecWriter
 
 PAGES_AHEAD = 2  # pages one list buffers at most: a kill loses little, and many lists keep every slot busy
@@ -143,6 +143,7 @@ class SyncRun:
                     size=_page_bytes,
                     estimate=self.settings.page_size * RECORD_BYTES,
                     depth=PAGES_AHEAD,
+                    urgent=lambda item: isinstance(item, Split),  # a dense window's older ranges start at once
                 )
             return self._pipeline
 
