@@ -28,13 +28,25 @@ class ChildListsStream(BookmarkedStream):
     def _unchanged_have_children(self) -> bool:
         return self.children_of_unchanged and bool(self.replication_key) and self._children_wanted
 
+    @cached_property
+    def _depth(self) -> int:
+        """How many ancestors this stream has (a grandchild: 2)."""
+        depth, parent = 0, self.parent_stream_type
+        while parent is not None:
+            depth, parent = depth + 1, parent.parent_stream_type
+        return depth
+
     def _prefetch_children(
-        self, records: list[dict[str, Any]], context: dict[str, Any], order: tuple[int, ...] = WRITER
+        self, records: list[dict[str, Any]], context: dict[str, Any], order: tuple[int, ...] | None = None
     ) -> None:
         """Queue the child lists of a page's records, so they download in parallel, in the order the writer takes
-        them: `order` is the page's place in that order (default: the page the writer is at)."""
+        them: `order` is the page's place in that order. By default the writer is at the page, and it goes depth
+        first: a parent's child lists come before the lists of its parent's later siblings queued earlier, so those
+        (fetched and waiting) never take the room the lists it needs now would use."""
         if not self._children_wanted:
             return
+        if order is None:
+            order = (*WRITER, -(self._depth + 1))
         children = [c for c in self.child_streams if c.selected or c.has_selected_descendents]
         for record in records:
             for child_context in self.generate_child_contexts(record, context):

@@ -26,10 +26,10 @@ def test_tasks_start_in_their_order_and_no_more_than_the_room_wait_to_be_taken()
 
     with ThreadPoolExecutor(8) as pool:
         prefetch: Prefetch[str] = Prefetch(pool, room=2)
-        late = prefetch.add((5, 0), lambda: task("late"))
-        early = prefetch.add((1, 0), lambda: task("early"))  # queued while "late" runs: the room has one more
-        later = prefetch.add((9, 0), lambda: task("later"))
-        writer = prefetch.add((0,), lambda: task("writer"))
+        late = prefetch.add((0, 5), lambda: task("late"))
+        early = prefetch.add((0, 1), lambda: task("early"))  # queued while "late" runs: the room has one more
+        later = prefetch.add((0, 9), lambda: task("later"))
+        writer = prefetch.add((0, 0), lambda: task("writer"))
         time.sleep(0.1)
         assert sorted(started) == ["early", "late"], "two may wait to be taken; the others wait for room"
         assert prefetch.outstanding == 2
@@ -41,6 +41,27 @@ def test_tasks_start_in_their_order_and_no_more_than_the_room_wait_to_be_taken()
         assert started.index("writer") < started.index("later"), "the freed room goes to the lowest order"
         assert prefetch.outstanding == 0
         assert prefetch.peak <= 3  # the room, and the one taken before its turn
+
+
+def test_lists_read_ahead_never_keep_out_the_writers_tasks() -> None:
+    release = threading.Event()
+    started: list[str] = []
+
+    def task(name: str) -> str:
+        started.append(name)
+        release.wait(5)
+        return name
+
+    with ThreadPoolExecutor(8) as pool:
+        prefetch: Prefetch[str] = Prefetch(pool, room=4)
+        ahead = [prefetch.add((seq, 0), lambda seq=seq: task(f"ahead{seq}")) for seq in (1, 2, 3, 4)]
+        time.sleep(0.05)
+        assert started == ["ahead1", "ahead2", "ahead3"], "read ahead: three quarters of the room of four"
+        now = prefetch.add((0, -1), lambda: task("writer"))
+        time.sleep(0.05)
+        assert started[-1] == "writer", "the writer's task has a room of its own"
+        release.set()
+        assert [prefetch.take(t) for t in (now, *ahead)] == ["writer", "ahead1", "ahead2", "ahead3", "ahead4"]
 
 
 def test_a_dropped_task_frees_its_room_and_an_error_is_raised_where_it_is_taken() -> None:
