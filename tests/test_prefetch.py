@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -15,25 +16,35 @@ from tap_twilio.pipeline import DaemonExecutor
 from tap_twilio.prefetch import Prefetch
 
 
+class Gated:
+    """Tasks that record their start and finish only when released."""
+
+    def __init__(self) -> None:
+        self.started: list[str] = []
+        self.release = threading.Event()
+
+    def task(self, name: str) -> Callable[[], str]:
+        def run() -> str:
+            self.started.append(name)
+            self.release.wait(5)
+            return name
+
+        return run
+
+
 def test_tasks_start_in_their_order_and_no_more_than_the_room_wait_to_be_taken() -> None:
-    started: list[str] = []
-    release = threading.Event()
-
-    def task(name: str) -> str:
-        started.append(name)
-        release.wait(5)
-        return name
-
+    gated = Gated()
+    started = gated.started
     with ThreadPoolExecutor(8) as pool:
         prefetch: Prefetch[str] = Prefetch(pool, room=2)
-        late = prefetch.add((0, 5), lambda: task("late"))
-        early = prefetch.add((0, 1), lambda: task("early"))  # queued while "late" runs: the room has one more
-        later = prefetch.add((0, 9), lambda: task("later"))
-        writer = prefetch.add((0, 0), lambda: task("writer"))
+        late = prefetch.add((0, 5), gated.task("late"))
+        early = prefetch.add((0, 1), gated.task("early"))  # queued while "late" runs: the room has one more
+        later = prefetch.add((0, 9), gated.task("later"))
+        writer = prefetch.add((0, 0), gated.task("writer"))
         time.sleep(0.1)
         assert sorted(started) == ["early", "late"], "two may wait to be taken; the others wait for room"
         assert prefetch.outstanding == 2
-        release.set()
+        gated.release.set()
         assert prefetch.take(writer) == "writer", "a task taken before its turn starts at once"
         assert prefetch.take(early) == "early"
         assert prefetch.take(late) == "late"
@@ -44,23 +55,17 @@ def test_tasks_start_in_their_order_and_no_more_than_the_room_wait_to_be_taken()
 
 
 def test_lists_read_ahead_never_keep_out_the_writers_tasks() -> None:
-    release = threading.Event()
-    started: list[str] = []
-
-    def task(name: str) -> str:
-        started.append(name)
-        release.wait(5)
-        return name
-
+    gated = Gated()
+    started = gated.started
     with ThreadPoolExecutor(8) as pool:
         prefetch: Prefetch[str] = Prefetch(pool, room=4)
-        ahead = [prefetch.add((seq, 0), lambda seq=seq: task(f"ahead{seq}")) for seq in (1, 2, 3, 4)]
+        ahead = [prefetch.add((seq, 0), gated.task(f"ahead{seq}")) for seq in (1, 2, 3, 4)]
         time.sleep(0.05)
         assert started == ["ahead1", "ahead2", "ahead3"], "read ahead: three quarters of the room of four"
-        now = prefetch.add((0, -1), lambda: task("writer"))
+        now = prefetch.add((0, -1), gated.task("writer"))
         time.sleep(0.05)
         assert started[-1] == "writer", "the writer's task has a room of its own"
-        release.set()
+        gated.release.set()
         assert [prefetch.take(t) for t in (now, *ahead)] == ["writer", "ahead1", "ahead2", "ahead3", "ahead4"]
 
 
