@@ -164,8 +164,8 @@ class SyncRun:
 
     @cached_property
     def prefetch(self) -> Prefetch[list[Page]]:
-        """Child lists fetched in the order the writer takes them, at most the process cap fetched ahead of it (a
-        kill loses at most that many)."""
+        """Child lists fetched in the order the writer takes them: the writer's own at most the process cap ahead of
+        it, those of lists read ahead three quarters of that besides (a kill loses at most those)."""
         return Prefetch(self.children, self.settings.max_concurrency)
 
     @property
@@ -173,7 +173,7 @@ class SyncRun:
         """Workers for child lists (media, participants, …), so they never wait behind lists."""
         with self._lock:
             if self._children is None:
-                # twice the room of run.prefetch: a list taken before its turn starts at once
+                # more than run.prefetch's two rooms hold: a list the writer takes before its turn starts at once
                 self._children = ThreadPoolExecutor(
                     2 * self.settings.max_concurrency, thread_name_prefix="twilio-child"
                 )
