@@ -98,8 +98,9 @@ class Prefetch(Generic[T]):
         while self._queue:
             ticket = self._queue[0][2]
             if ticket.future is None and not ticket.dropped:
-                if self._ahead >= self.room_ahead if ticket.ahead else self.outstanding - self._ahead >= self.room:
-                    return  # the lowest order queued waits for room (read ahead: no task of the writer's waits)
+                full = self._ahead >= self.room_ahead if ticket.ahead else self.outstanding - self._ahead >= self.room
+                if full:  # the lowest order queued waits for room (read ahead: no task of the writer's waits)
+                    return
                 self._start(ticket)
             heapq.heappop(self._queue)
 
