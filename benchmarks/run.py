@@ -267,6 +267,8 @@ def _sandbox_child(conn: Any, kwargs: dict[str, Any]) -> None:
                 snap["first_request_at"] = first_request["at"]
                 snap["cached_responses"] = len(cache)
                 result = snap
+            elif cmd == "timeline":  # (monotonic s, account, its requests in flight, status; 0 = began) per event
+                result = list(sb.stats.timeline)
             elif cmd == "cpu":
                 result = cpu()
             elif cmd == "set":

@@ -37,8 +37,8 @@ if TYPE_CHECKING:
 
 PAGES_AHEAD = 2  # pages one list buffers at most: a kill loses little, and many lists keep every slot busy
 RECORD_BYTES = 1200  # about what one record weighs in a page (a message: 0.9-1.1 kB), until pages were seen
-STATE_SHARE = 0.01  # checkpoints write STATE unless that would take more than this share of the time ...
-STATE_CHEAP_SECONDS = 0.002  # ... or it is this cheap (a few dozen accounts): then every checkpoint writes it
+STATE_SHARE = 0.1  # checkpoints write STATE while STATEs stay within this share of the bytes the tap writes ...
+STATE_SMALL_BYTES = 16 << 10  # ... or while a STATE is this small (a few accounts): every checkpoint then writes it
 PROGRESS_SECONDS = 30.0  # a long list logs its progress at INFO this often (every window at DEBUG)
 PROGRESS = "progress"  # state key of an unfinished run: which streams and accounts it completed
 
@@ -68,8 +68,8 @@ class SyncRun:
         self._pipeline: Pipeline[Page | Split] | None = None
         self._children: ThreadPoolExecutor | None = None
         self._planned = False
-        self._last_state = 0.0
-        self._state_cost = 0.0
+        self._state_size = 0  # the last STATE's bytes
+        self._state_bytes = 0  # every STATE's written by checkpoints
         self._closed = False
 
     def set_clock(self, now: dt.datetime) -> None:
@@ -182,16 +182,22 @@ class SyncRun:
     # --- bookkeeping ------------------------------------------------------------------------------
 
     def state_due(self) -> bool:
-        """Whether a checkpoint should write STATE now: writing it may take at most STATE_SHARE of the run's time."""
+        """Whether a checkpoint should write STATE now. A STATE holds every stream and account, and the target parses
+        each one: with hundreds of accounts, one per checkpoint was 96% of the output (200 subaccounts: 846 MB of
+        STATE for 35,000 records). So STATEs over STATE_SMALL_BYTES wait while they would exceed STATE_SHARE of the
+        bytes written (a stream's end writes one anyway)."""
+        writer = self.writer
         with self._lock:
-            cost = self._state_cost
-            return cost < STATE_CHEAP_SECONDS or time.perf_counter() - self._last_state >= cost / STATE_SHARE
+            size = self._state_size
+            if size <= STATE_SMALL_BYTES or writer is None:
+                return True
+            return self._state_bytes + size <= STATE_SHARE * writer.bytes_written
 
-    def state_written(self, seconds: float) -> None:
-        """A STATE was written and took this long (the whole state is copied and encoded, so it grows)."""
+    def state_written(self, size: int) -> None:
+        """A checkpoint wrote a STATE of this many bytes."""
         with self._lock:
-            self._last_state = time.perf_counter()
-            self._state_cost = seconds
+            self._state_size = size
+            self._state_bytes += size
 
     def warn_once(self, key: str, message: str) -> None:
         """Log a warning the first time only."""

@@ -24,6 +24,7 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         self._second = -1
         self._frames: dict[tuple[str, int | None], tuple[bytes, bytes]] = {}
         self.records: dict[str, int] = {}  # RECORD messages written per stream (the closing summary)
+        self.bytes_written = 0  # everything written out so far
         atexit.register(self.drain)
 
     def write_message(self, message: Any) -> None:
@@ -41,14 +42,12 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
             return serialize_jsonl({"type": "STATE", "value": message.value})
         return super().serialize_message(message)
 
-    def write_state(self, value: Any) -> float:
-        """Write a STATE (draining the records before it); returns the seconds its encoding took."""
-        started = time.perf_counter()
+    def write_state(self, value: Any) -> int:
+        """Write a STATE (draining the records before it); returns its size in bytes."""
         encoded = self.format_message(StateMessage(value=value))
-        took = time.perf_counter() - started
         self._buffer += encoded
         self.drain()
-        return took
+        return len(encoded)
 
     def write_record(self, stream: str, record: dict[str, Any], version: int | None) -> None:
         """One RECORD message (a record whose child lists are written before the next record)."""
@@ -107,5 +106,6 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
             stdout.write(self._buffer.decode())
         else:
             out.write(self._buffer)
+        self.bytes_written += len(self._buffer)
         self._buffer.clear()
         (out or stdout).flush()

@@ -15,6 +15,7 @@ from twilio_sandbox import Sandbox
 from twilio_sandbox.faults import Faults, ScriptedFault
 
 from tap_twilio.dates import format_iso
+from tap_twilio.run import STATE_SHARE, STATE_SMALL_BYTES
 
 
 def bookmark(state: dict[str, Any], stream: str, account: str) -> str | None:
@@ -146,3 +147,24 @@ def test_the_read_ahead_buffer_stays_within_its_byte_budget(tmp_path: Path) -> N
         match = re.search(r"(\d+) pages buffered \(peak buffer ([\d.]+) MB, budget 1 MB\)", run.stderr)
         assert match, run.stderr[-2000:]
         assert 0 < float(match.group(2)) <= 1.0 + 0.15, "at most about one page (~100 kB here) over the budget"
+
+
+def test_with_many_accounts_states_stay_a_small_share_of_the_output(tmp_path: Path) -> None:
+    """A STATE holds every stream and account, and the target parses each one: over STATE_SMALL_BYTES, checkpoints
+    write it only while STATEs stay within STATE_SHARE of the output (200 subaccounts wrote 846 MB of STATE for
+    35,000 records when every checkpoint wrote one)."""
+    streams = {"messages", "calls", "recordings", "addresses", "applications", "keys", "queues", "usage_triggers"}
+    with Sandbox(seed=7, subaccounts=60, days=2, sizes=dict.fromkeys(streams, 2)) as sb:
+        config = sb.tap_config(**FAST_RETRIES)
+        run = run_tap(tmp_path, config, catalog=select(discover(tmp_path, config), streams))
+        assert {r["sid"] for r in run.records["messages"]} == {
+            m["sid"] for a in sb.account_sids for m in sb.expected("messages", a)
+        }
+    lines = run.stdout.splitlines()
+    states = [len(line) + 1 for line in lines if line.startswith('{"type":"STATE"')]
+    total = sum(len(line) + 1 for line in lines)
+    assert max(states) > 4 * STATE_SMALL_BYTES, "the state of 61 accounts is big enough to be held back"
+    small = sum(size for size in states if size <= STATE_SMALL_BYTES)
+    # the big ones: within the share, plus the one each stream's end writes
+    assert sum(states) - small <= STATE_SHARE * total + len(streams) * max(states), (len(states), sum(states), total)
+    assert len(states) < 300, "not one per checkpoint (61 accounts x 8 streams)"
