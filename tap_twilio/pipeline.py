@@ -13,7 +13,6 @@ passed over are stopped, so output never depends on it.
 
 from __future__ import annotations
 
-import queue
 import threading
 from collections import deque
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
@@ -77,6 +76,8 @@ class Lane(Generic[T]):
         self.group: Group[T] | None = None  # the group the writer takes this lane in
         self.fetching_for: Group[T] | None = None  # the group its fetch in progress counts in
         self.seq = 0  # lanes are numbered as they start: the plan's order
+        self.kind: Hashable = None  # lanes of a kind weigh alike (see Pipeline)
+        self.weight = 0  # what its fetch in progress counts in the budget
 
 
 class Group(Generic[T]):
@@ -153,9 +154,11 @@ class Pipeline(Generic[T]):
         estimate: int = 1,
         depth: int = 1_000_000,
         urgent: Callable[[T], bool] = lambda _: False,
+        kind: Callable[[Hashable], Hashable] = lambda _: None,
     ) -> None:
-        """`size` weighs an item in bytes (`estimate`: before any was seen); a lane buffers at most `depth` items.
-        A pool `executor` needs `width` workers plus those of the groups taken."""
+        """`size` weighs an item in bytes; a fetch in progress counts at the largest item seen of its lane's `kind`
+        (`estimate`: before any was seen). A lane buffers at most `depth` items. A pool `executor` needs `width`
+        workers plus those of the groups taken."""
         self._executor = executor
         self._width = max(1, width)
         self.budget = max(1, budget)
@@ -164,6 +167,7 @@ class Pipeline(Generic[T]):
         self._estimate = estimate
         self._depth = depth
         self.urgent = urgent  # items handed to the writer before the other lanes' (whatever the lane's place)
+        self._kind = kind  # e.g. the stream: one stream's big pages must not make every small list wait for room
         # one lock: the writer waits on `cv` for items, each lane's worker on its own condition for room, so that a
         # page put or taken wakes the writer and the lanes that may fetch now, not every lane of every partition
         # (with a partition's 90 windows started at once, waking all of them at every page cost a tenth of the CPU)
@@ -177,7 +181,8 @@ class Pipeline(Generic[T]):
         self._running = 0
         self._started = 0
         self._fetching = 0  # lanes fetching an item now
-        self._largest = 0  # the largest item seen: what a fetch in progress may add
+        self._fetching_bytes = 0  # what they may add (the sum of their weights)
+        self._largest: dict[Hashable, int] = {}  # the largest item seen of each kind: what a fetch may add
         self.max_running = 0  # most lanes running at once, for the benchmark
         self.max_ahead = 0  # most lanes started ahead of the writer at once
         self.gauge = Gauge()
@@ -211,6 +216,7 @@ class Pipeline(Generic[T]):
     def _start(self, key: Hashable, source: Callable[[], Iterable[T]]) -> Lane[T]:
         """Start a lane (the caller holds the lock)."""
         lane = self.lanes[key] = Lane(key, source, self._lock)
+        lane.kind = self._kind(key)
         self._started += 1
         lane.seq = self._started
         self._running += 1
@@ -229,6 +235,7 @@ class Pipeline(Generic[T]):
                 finally:
                     with self.cv:
                         self._fetching -= 1
+                        self._fetching_bytes -= lane.weight
                         if group is not None:
                             group.fetching -= 1
                 with self.cv:
@@ -236,7 +243,8 @@ class Pipeline(Generic[T]):
                         lane.done = True
                     elif not lane.stopped:
                         size = self._size(item)
-                        self._largest = max(self._largest, size)
+                        self._largest[lane.kind] = max(self._largest.get(lane.kind, 0), size)
+                        self._largest[None] = max(self._largest.get(None, 0), size)
                         lane.items.append((item, size))
                         self.gauge.add(size, 1)
                         if lane.group is not None:
@@ -276,20 +284,27 @@ class Pipeline(Generic[T]):
                     lane.notified = False
             group = lane.group
             self._fetching += 1
+            lane.weight = self._weight(lane)
+            self._fetching_bytes += lane.weight
             lane.fetching_for = group
             if group is not None:
                 group.fetching += 1
             return True
 
+    def _weight(self, lane: Lane[T]) -> int:
+        """What the lane's next fetch may add: the largest item of its kind so far, else of any kind, else the
+        estimate."""
+        return self._largest.get(lane.kind) or self._largest.get(None) or self._estimate
+
     def _may_fetch(self, lane: Lane[T], woken: int, groups: set[int]) -> bool:
-        """_room's test, with `woken` lanes (and those of `groups`) counted as fetching already (the caller holds
-        the lock)."""
+        """_room's test, with `woken` bytes of lanes woken (and those of `groups`) counted as fetching already (the
+        caller holds the lock)."""
         group = lane.group
         if group is not None and group.waiting and not group.fetching and id(group) not in groups:
             groups.add(id(group))
             return True
         limit = self.budget if group is not None else self.budget // 2
-        expected = (self._fetching + woken + 1) * (self._largest or self._estimate)
+        expected = self._fetching_bytes + woken + self._weight(lane)
         if len(lane.items) < self._depth and self.gauge.current + expected <= limit:
             return True
         return not self.gauge.current and not self._fetching and not woken  # an item over the budget moves alone
@@ -299,17 +314,17 @@ class Pipeline(Generic[T]):
         stop), in the order they began to wait; the others keep waiting (they re-check at least every
         POLL_SECONDS)."""
         self.cv.notify_all()
-        woken = 0
+        woken = 0  # bytes
         groups: set[int] = set()
         for lane in self._waiting:
             if lane.stopped or self.cancel.is_set():
                 lane.room.notify()  # it ends: not counted as fetching
             elif lane.notified:
-                woken += 1
+                woken += self._weight(lane)
             elif self._may_fetch(lane, woken, groups):
                 lane.notified = True
                 lane.room.notify()
-                woken += 1
+                woken += self._weight(lane)
 
     def group(self, lists: Iterable[tuple[Hashable, Callable[[], Iterable[T]]]]) -> Group[T]:
         """The writer takes these lists together; lanes planned before the first of them are passed over."""
@@ -390,40 +405,3 @@ class Pipeline(Generic[T]):
             for lane in list(self.lanes.values()):
                 self.drop(lane)
             self._ahead.clear()
-
-
-class DaemonExecutor:
-    """Runs each task now on a daemon thread: a lane left waiting on a writer that stopped early (a dry run, an error)
-    can never keep the process alive. A thread that finished a task waits a while for the next one (starting a
-    thread per list was a twentieth of the writer's time with hundreds of small accounts)."""
-
-    IDLE_SECONDS = 5.0  # how long a thread with nothing to do waits for a task before it ends
-
-    def __init__(self) -> None:
-        """No thread until the first task."""
-        self._tasks: queue.SimpleQueue[Callable[[], object]] = queue.SimpleQueue()
-        self._idle = 0
-        self._lock = threading.Lock()
-
-    def submit(self, fn: Callable[[], object]) -> None:
-        """Start `fn` now: on an idle thread, else on a new one."""
-        with self._lock:
-            if self._idle:
-                self._idle -= 1
-                self._tasks.put(fn)
-                return
-        threading.Thread(target=self._work, args=(fn,), daemon=True, name="twilio-list").start()
-
-    def _work(self, fn: Callable[[], object]) -> None:
-        while True:
-            fn()
-            with self._lock:
-                self._idle += 1
-            try:
-                fn = self._tasks.get(timeout=self.IDLE_SECONDS)
-            except queue.Empty:
-                with self._lock:
-                    if self._tasks.empty():  # no task was handed to this thread meanwhile: it ends
-                        self._idle -= 1
-                        return
-                fn = self._tasks.get()

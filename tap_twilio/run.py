@@ -21,10 +21,11 @@ from tap_twilio.http import (
     TwilioClient,
 )
 from tap_twilio.pagination import PageSizes
-from tap_twilio.pipeline import DaemonExecutor, Pipeline
+from tap_twilio.pipeline import Pipeline
 from tap_twilio.prefetch import Prefetch
 from tap_twilio.summary import Closing
 from tap_twilio.windows import Split
+from tap_twilio.workers import DaemonExecutor
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Hashable, Iterable, Iterator
@@ -144,6 +145,7 @@ class SyncRun:
                     estimate=self.settings.page_size * RECORD_BYTES,
                     depth=PAGES_AHEAD,
                     urgent=lambda item: isinstance(item, Split),  # a dense window's older ranges start at once
+                    kind=_stream_of,  # a stream's pages weigh alike: usage records' must not hold back SMS lists
                 )
             return self._pipeline
 
@@ -333,6 +335,11 @@ class SyncRun:
                 if status == 401 or (status in HTTP_FORBIDDEN_OR_UNAUTHORIZED and product.get(stream) == "api")
             }
         )
+
+
+def _stream_of(key: Hashable) -> Hashable:
+    """The stream of a list's key (see StreamBase._lists)."""
+    return key[0] if isinstance(key, tuple) else key
 
 
 def _page_bytes(item: Page | Split) -> int:

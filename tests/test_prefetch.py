@@ -12,8 +12,8 @@ import pytest
 
 from tap_twilio.lists import PART_RECORDS, parts
 from tap_twilio.page import Page
-from tap_twilio.pipeline import DaemonExecutor
 from tap_twilio.prefetch import Prefetch
+from tap_twilio.workers import DaemonExecutor
 
 
 class Gated:
@@ -59,14 +59,19 @@ def test_lists_read_ahead_never_keep_out_the_writers_tasks() -> None:
     started = gated.started
     with ThreadPoolExecutor(8) as pool:
         prefetch: Prefetch[str] = Prefetch(pool, room=4)
-        ahead = [prefetch.add((seq, 0), gated.task(f"ahead{seq}")) for seq in (1, 2, 3, 4)]
+        mine = [prefetch.add((0, -1), gated.task(f"writer{i}")) for i in (1, 2)]
+        ahead = [prefetch.add((seq, 0), gated.task(f"ahead{seq}")) for seq in (1, 2, 3, 4, 5)]
         time.sleep(0.05)
-        assert started == ["ahead1", "ahead2", "ahead3"], "read ahead: three quarters of the room of four"
-        now = prefetch.add((0, -1), gated.task("writer"))
+        assert started == ["writer1", "writer2", "ahead1", "ahead2", "ahead3"], "three quarters of the room of four"
+        now = prefetch.add((0, -1), gated.task("writer3"))
         time.sleep(0.05)
-        assert started[-1] == "writer", "the writer's task has a room of its own"
+        assert started[-1] == "writer3", "the writer's task has a room of its own"
         gated.release.set()
-        assert [prefetch.take(t) for t in (now, *ahead)] == ["writer", "ahead1", "ahead2", "ahead3", "ahead4"]
+        assert [prefetch.take(t) for t in (*mine, now)] == ["writer1", "writer2", "writer3"]
+        time.sleep(0.05)
+        assert started[-1] == "ahead4", "what the writer's tasks leave of their room goes to lists read ahead"
+        assert prefetch.outstanding == 4, "... up to the room of four"
+        assert [prefetch.take(t) for t in ahead] == ["ahead1", "ahead2", "ahead3", "ahead4", "ahead5"]
 
 
 def test_a_dropped_task_frees_its_room_and_an_error_is_raised_where_it_is_taken() -> None:
