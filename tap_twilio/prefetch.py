@@ -36,7 +36,7 @@ class Prefetch(Generic[T]):
     above 0) have three quarters of it besides, and what the writer's tasks leave of theirs: fetched long before the
     writer gets to them, they would otherwise keep out the tasks it needs now. With hundreds of small accounts, the
     child lists of the accounts read ahead are what keeps requests in flight (200 subaccounts: 1.49x the lower bound
-    with half the room, 1.20x with three quarters, 1.16x when they may also use what the writer leaves); each one is
+    with half the room, 1.20x with three quarters, 1.13-1.18x when they may also use what the writer leaves); each is
     also what a kill loses (a resumed run of every stream: 1.22-1.28x the requests of a clean one with three
     quarters; the bound is 1.3x).
     """
