@@ -182,7 +182,7 @@ class Pipeline(Generic[T]):
         self._started = 0
         self._fetching = 0  # lanes fetching an item now
         self._fetching_bytes = 0  # what they may add (the sum of their weights)
-        self._largest: dict[Hashable, int] = {}  # the largest item seen of each kind: what a fetch may add
+        self._largest: dict[Hashable, int] = {}  # the largest item seen of each kind (None: of any)
         self.max_running = 0  # most lanes running at once, for the benchmark
         self.max_ahead = 0  # most lanes started ahead of the writer at once
         self.gauge = Gauge()
@@ -265,7 +265,7 @@ class Pipeline(Generic[T]):
     def _room(self, lane: Lane[T]) -> bool:
         """Wait until the lane may fetch its next item; False when it was stopped or the run cancelled.
 
-        Items being fetched count at the largest size seen so far (before any, the estimate), so the buffer
+        Items being fetched count at the largest size seen of their kind (see _weight), so the buffer
         stays within the budget; no lane buffers more than `depth` items. Lanes the writer is not taking yet fill
         at most half of it, leaving the rest to the lists it takes now; while it waits for those with nothing
         buffered, one of them fetches whatever the budget.

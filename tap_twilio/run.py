@@ -70,7 +70,7 @@ class SyncRun:
         self._children: ThreadPoolExecutor | None = None
         self._planned = False
         self._state_size = 0  # the last STATE's bytes
-        self._state_bytes = 0  # every STATE's written by checkpoints
+        self._state_bytes = 0  # the bytes of every STATE checkpoints wrote
         self._closed = False
 
     def set_clock(self, now: dt.datetime) -> None:
@@ -145,7 +145,7 @@ class SyncRun:
                     estimate=self.settings.page_size * RECORD_BYTES,
                     depth=PAGES_AHEAD,
                     urgent=lambda item: isinstance(item, Split),  # a dense window's older ranges start at once
-                    kind=_stream_of,  # a stream's pages weigh alike: usage records' must not hold back SMS lists
+                    kind=_stream_of,  # one big page (the accounts listing) must not hold back every small list
                 )
             return self._pipeline
 
