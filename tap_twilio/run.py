@@ -167,7 +167,8 @@ class SyncRun:
     @cached_property
     def prefetch(self) -> Prefetch[list[Page]]:
         """Child lists fetched in the order the writer takes them: the writer's own at most the process cap ahead of
-        it, those of lists read ahead three quarters of that besides (a kill loses at most those)."""
+        it, those of lists read ahead three quarters of that besides, or what the writer's leave of theirs (a kill
+        loses at most those)."""
         return Prefetch(self.children, self.settings.max_concurrency)
 
     @property
