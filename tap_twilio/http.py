@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import email.utils
+import http.client
 import logging
 import os
 import random
 import socket
 import threading
 import time
+import urllib.request
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import backoff
+import certifi
 import msgspec
-import requests
 import urllib3
-from requests.adapters import HTTPAdapter
 
 from tap_twilio.clock import TwilioClock
 from tap_twilio.limits import AdaptiveLimiter, Stats
@@ -37,12 +38,10 @@ ACCESS_STATUSES = frozenset({401, 403, 404})
 HTTP_FORBIDDEN_OR_UNAUTHORIZED = frozenset({401, 403})
 MAX_RETRY_AFTER = 300.0
 WARN_FROM_ATTEMPT = 3  # retry lines are INFO at first, WARNING once a request keeps failing
-TRANSIENT_ERRORS = (  # refused, reset, cut off mid-body, timed out: safe to retry a GET
-    requests.ConnectionError,
-    requests.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-    requests.exceptions.ContentDecodingError,
-    urllib3.exceptions.HTTPError,  # the same failures while the body is read (see TwilioClient._attempt)
+TRANSIENT_ERRORS = (  # refused, reset, cut off mid-body, timed out, undecodable: safe to retry a GET
+    urllib3.exceptions.HTTPError,
+    http.client.HTTPException,
+    OSError,
 )
 
 
@@ -119,7 +118,7 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def error_parts(response: requests.Response, content: bytes) -> tuple[int | None, str]:
+def error_parts(response: urllib3.BaseHTTPResponse, content: bytes) -> tuple[int | None, str]:
     """Twilio's error code and message, or a short description of a non-JSON body."""
     try:
         body = decode(content)
@@ -133,7 +132,7 @@ def error_parts(response: requests.Response, content: bytes) -> tuple[int | None
 
 
 def _os_error(exc: BaseException) -> OSError | None:
-    """The refused connection or failed name lookup behind a requests error, if that is what it was."""
+    """The refused connection or failed name lookup behind a transport error, if that is what it was."""
     seen: set[int] = set()
     pending: list[BaseException | None] = [exc]
     while pending:
@@ -148,6 +147,47 @@ def _os_error(exc: BaseException) -> OSError | None:
         if isinstance(reason, BaseException):
             pending.append(reason)
     return None
+
+
+class Connections:
+    """Keep-alive connections every client of a run shares, per host up to the process cap, so 200 subaccounts
+    reuse the same few connections instead of opening their own.
+
+    urllib3 directly, not requests: requests' per-request work (preparing the request, merging settings, cookies,
+    building its Response) cost 0.5 ms of CPU on top of urllib3's 0.55 for a page of 1,000 messages
+    (benchmarks/cpu.py). What requests read from the environment is read here the same way, once: a proxy from
+    HTTPS_PROXY / HTTP_PROXY / ALL_PROXY unless NO_PROXY names the host, and the CA bundle from REQUESTS_CA_BUNDLE
+    or CURL_CA_BUNDLE (else certifi's, as requests does).
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        """Pools of up to `maxsize` idle connections per host."""
+        ca = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
+        self._options: dict[str, Any] = {"num_pools": 16, "maxsize": maxsize, "ca_certs": ca, "retries": False}
+        self._direct = urllib3.PoolManager(**self._options)
+        self._proxies = {k: v for k, v in urllib.request.getproxies().items() if k != "no"}
+        self._route: dict[tuple[str, str], urllib3.PoolManager] = {}
+        self._lock = threading.Lock()
+
+    def pool(self, scheme: str, host: str) -> urllib3.PoolManager:
+        """Where a request to this host goes: straight there, or through the environment's proxy."""
+        if not self._proxies:
+            return self._direct
+        route = self._route.get((scheme, host))
+        if route is None:
+            proxy = self._proxies.get(scheme) or self._proxies.get("all")
+            with self._lock:
+                if not proxy or urllib.request.proxy_bypass(host.rsplit(":", 1)[0]):
+                    route = self._direct
+                else:
+                    route = urllib3.ProxyManager(proxy, **self._options)
+                self._route[scheme, host] = route
+        return route
+
+    def close(self) -> None:
+        """Close every idle connection."""
+        for manager in {id(m): m for m in (self._direct, *self._route.values())}.values():
+            manager.clear()
 
 
 class Gate:
@@ -169,6 +209,7 @@ class Gate:
         self.clock = TwilioClock()  # Twilio's time, from the Date header of its first response
         self.first_failure: dict[str, float] = {}
         self.limiters: dict[str, AdaptiveLimiter] = {}
+        self.connections = Connections(max_concurrency)
         self.in_flight = 0
         self.max_in_flight = 0  # most requests in flight in the whole process
         self._lock = threading.Lock()
@@ -206,9 +247,13 @@ class TwilioClient:
         self.gate = gate
         self.limiter = gate.limiter(auth[0])  # the credentials' own account
         self._local = threading.local()
-        self._sessions: list[requests.Session] = []  # idle: one request at a time each
-        self._sessions_lock = threading.Lock()
         policy = gate.policy
+        self._headers = {
+            **urllib3.make_headers(basic_auth=f"{auth[0]}:{auth[1]}", accept_encoding="gzip, deflate"),
+            "User-Agent": gate.user_agent,
+            "Accept": "application/json",
+        }
+        self._timeout = urllib3.Timeout(connect=policy.connect_timeout, read=policy.read_timeout)
         self._get = backoff.on_exception(
             policy.waits,
             _Retryable,
@@ -224,23 +269,6 @@ class TwilioClient:
     def stats(self) -> Stats:
         """The run's request counts."""
         return self.gate.stats
-
-    def _checkout(self) -> requests.Session:
-        """An idle session, so its kept-alive connection serves the next request whichever thread sends it (lists
-        run on short-lived threads: a session per thread opened a connection per list)."""
-        with self._sessions_lock:
-            if self._sessions:
-                return self._sessions.pop()
-        session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=1, max_retries=0)
-        for scheme in ("http://", "https://"):
-            session.mount(scheme, adapter)
-        session.auth = self._auth
-        # requests re-reads proxy settings on every call (a third of a worker's CPU on small lists): none, no need
-        session.trust_env = any(k.lower().endswith("_proxy") for k in os.environ)
-        session.headers["User-Agent"] = self.gate.user_agent
-        session.headers["Accept"] = "application/json"
-        return session
 
     def get(
         self,
@@ -277,52 +305,52 @@ class TwilioClient:
 
     def _attempt(self, url: str, params: dict[str, Any] | None, headers: dict[str, str] | None, label: str) -> Page:
         """One try: a Page, a _Retryable, or a TwilioAPIError for answers that retrying cannot change."""
-        policy, gate = self.gate.policy, self.gate
+        gate = self.gate
         if gate.stopped.is_set():
             msg = "the run was stopped; no request starts any more"
             raise TwilioError(msg)
+        if params:
+            url += ("&" if "?" in url else "?") + urlencode({k: v for k, v in params.items() if v is not None})
+        parts = urlsplit(url)
         at = url.find("/Accounts/AC")
         limiter = gate.limiter(url[at + 10 : at + 44]) if at >= 0 else self.limiter
         limiter.acquire()
         gate.slots.acquire()
         gate.enter()
-        session = self._checkout()
         try:
             gate.stats.count(label=label)
             try:
-                response = session.get(
+                response = gate.connections.pool(parts.scheme, parts.netloc).request(
+                    "GET",
                     url,
-                    params=params,
-                    headers=headers,
-                    timeout=(policy.connect_timeout, policy.read_timeout),
-                    allow_redirects=False,
-                    stream=True,
+                    headers={**self._headers, **headers} if headers else self._headers,
+                    timeout=self._timeout,
+                    redirect=False,
+                    retries=False,
+                    preload_content=False,
                 )
-                # one read of the whole body: requests' .content reads it in 10 kB chunks, each through several
-                # layers, which cost more CPU than decoding the page; a dropped body raises here
-                content = response.raw.read(decode_content=True)
+                # one read of the whole body (a dropped body raises here), then the connection goes back to the pool
+                content = response.read(decode_content=True)
+                response.release_conn()
             except TRANSIENT_ERRORS as exc:
                 raise self._transport_failure(url, exc) from None
         finally:
-            with self._sessions_lock:
-                self._sessions.append(session)
             gate.leave()
             gate.slots.release()
             limiter.release()
-        parts = urlsplit(url)
         gate.answered.add(f"{parts.scheme}://{parts.netloc}")
         gate.clock.observe(response.headers.get("Date"))
         reported = response.headers.get("Twilio-Concurrent-Requests")
         if reported and reported.isdigit():
             limiter.observe(int(reported))
-        status = response.status_code
+        status = response.status
         if status == 200:
             try:
                 links = LINKS.decode(content)
             except msgspec.DecodeError:
                 pass
             else:
-                return Page(response.url, content=content, next_link=links.next())
+                return Page(url, content=content, next_link=links.next())
             kind = response.headers.get("Content-Type", "no content type").split(";")[0]
             raise _Retryable("malformed", f"HTTP 200 with an unreadable body ({kind}, {len(content)} bytes)")
         code, message = error_parts(response, content)
@@ -337,7 +365,8 @@ class TwilioClient:
     def _transport_failure(self, url: str, exc: Exception) -> _Retryable:
         parts = urlsplit(url)
         host = f"{parts.scheme}://{parts.netloc}"
-        reason = "timeout" if isinstance(exc, requests.Timeout) else "connection"
+        timeout = isinstance(exc, (urllib3.exceptions.TimeoutError, TimeoutError))
+        reason = "timeout" if timeout and not isinstance(exc, urllib3.exceptions.NewConnectionError) else "connection"
         os_error = _os_error(exc)
         if os_error is not None and host not in self.gate.answered:
             started = self.gate.first_failure.setdefault(host, time.monotonic())

@@ -297,6 +297,8 @@ class SyncRun:
             self._pipeline.close()
         if self._children is not None:
             self._children.shutdown(wait=False, cancel_futures=True)
+        if "gate" in self.__dict__:
+            self.gate.connections.close()
 
     def stop_requests(self) -> None:
         """A signal asked the run to stop: no list and no request starts from now on (safe in a signal handler)."""
