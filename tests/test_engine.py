@@ -76,9 +76,11 @@ def test_the_lean_record_path_writes_the_same_bytes_as_the_sdk_path() -> None:
     with Sandbox(seed=1, days=5, sizes={"messages": 30}) as sb:
         tap = TapTwilio(config=sb.tap_config(), parse_env_config=False)
         writer = tap.message_writer
+        stamp = re.compile(rb'"time_extracted":"[0-9T:.-]+Z"')
         for name in ("messages", "calls", "usage_records", "accounts"):
             stream = tap.streams[name]
             assert stream._lean  # type: ignore[attr-defined]
+            sdk_page = b""
             for raw in sb.expected(name)[:20]:
                 record = stream._convert(copy.deepcopy(raw))  # type: ignore[attr-defined]
                 writer._buffer.clear()
@@ -88,10 +90,18 @@ def test_the_lean_record_path_writes_the_same_bytes_as_the_sdk_path() -> None:
                 writer._buffer.clear()
                 stream._write_record_message(dict(record))
                 sdk = bytes(writer._buffer)
+                sdk_page += sdk
                 stream.__dict__["_lean"] = True
-                stamp = re.compile(rb'"time_extracted":"[0-9T:.-]+Z"')
                 assert stamp.search(lean) and stamp.search(sdk)
                 assert stamp.sub(b"T", lean) == stamp.sub(b"T", sdk), name
+            # a page's records, encoded in one call, are the same lines
+            writer._buffer.clear()
+            page = [stream._convert(copy.deepcopy(raw)) for raw in sb.expected(name)[:20]]  # type: ignore[attr-defined]
+            for version in (None, 1765000000):
+                writer._buffer.clear()
+                writer.write_records(name, page, version)
+                expected = sdk_page if version is None else sdk_page.replace(b',"time', b',"version":1765000000,"time')
+                assert stamp.sub(b"T", bytes(writer._buffer)) == stamp.sub(b"T", expected), name
         writer._buffer.clear()
 
 
