@@ -8,7 +8,11 @@ import datetime as dt
 import json
 import re
 import socket
+import threading
 import time
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -231,3 +235,54 @@ def test_the_closing_state_has_no_resume_marker(sandbox, config, tmp_path) -> No
     run = run_tap(tmp_path, config, catalog=select(discover(tmp_path, config), {"calls", "queues"}))
     assert "progress" in json.dumps(run.states[1:-1])
     assert "progress" not in run.state
+
+
+class ForwardingProxy(BaseHTTPRequestHandler):
+    """A plain HTTP proxy: it is sent the absolute URL, forwards the request with its headers, returns the answer."""
+
+    seen: list[str] = []  # noqa: RUF012  # the URLs it forwarded, for the test to read
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:  # http.server's name
+        type(self).seen.append(self.path)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in {"host", "connection", "proxy-connection"}}
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        try:
+            with direct.open(urllib.request.Request(self.path, headers=headers), timeout=30) as answer:
+                status, answer_headers, body = answer.status, answer.headers, answer.read()
+        except urllib.error.HTTPError as error:
+            status, answer_headers, body = error.code, error.headers, error.read()
+        self.send_response(status)
+        for key, value in answer_headers.items():
+            if key.lower() not in {"transfer-encoding", "connection", "content-length", "date", "server"}:
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # http.server's signature
+        return
+
+
+def test_requests_go_through_the_environments_proxy_unless_no_proxy_names_the_host(
+    sandbox: Sandbox, config: dict[str, Any], tmp_path: Path
+) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ForwardingProxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        proxy = f"http://127.0.0.1:{server.server_port}"
+        catalog = select(discover(tmp_path, config), {"messages", "calls"})
+        through = {"HTTP_PROXY": proxy, "http_proxy": proxy, "NO_PROXY": "", "no_proxy": ""}
+        for env, proxied in ((through, True), ({**through, "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"}, False)):
+            ForwardingProxy.seen.clear()
+            run = run_tap(tmp_path, config, catalog=catalog, env=env)
+            assert len(run.records["messages"]) == len(sandbox.expected("messages"))
+            assert len(run.records["calls"]) == len(sandbox.expected("calls"))
+            if proxied:
+                assert len(ForwardingProxy.seen) > 10
+                assert all(url.startswith(config["api_url"] + "/2010-04-01/Accounts") for url in ForwardingProxy.seen)
+            else:
+                assert ForwardingProxy.seen == []
+    finally:
+        server.shutdown()
+        server.server_close()
