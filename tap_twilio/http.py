@@ -8,6 +8,7 @@ import logging
 import os
 import random
 import socket
+import ssl
 import threading
 import time
 import urllib.request
@@ -132,7 +133,8 @@ def error_parts(response: urllib3.BaseHTTPResponse, content: bytes) -> tuple[int
 
 
 def _os_error(exc: BaseException) -> OSError | None:
-    """The refused connection or failed name lookup behind a transport error, if that is what it was."""
+    """The refused connection, failed name lookup or rejected certificate behind a transport error, if that is
+    what it was."""
     seen: set[int] = set()
     pending: list[BaseException | None] = [exc]
     while pending:
@@ -140,7 +142,7 @@ def _os_error(exc: BaseException) -> OSError | None:
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, (ConnectionRefusedError, socket.gaierror)):
+        if isinstance(current, (ConnectionRefusedError, socket.gaierror, ssl.SSLCertVerificationError)):
             return current
         pending += [current.__cause__, current.__context__, *(a for a in current.args if isinstance(a, BaseException))]
         reason = getattr(current, "reason", None)
@@ -371,8 +373,11 @@ class TwilioClient:
         if os_error is not None and host not in self.gate.answered:
             started = self.gate.first_failure.setdefault(host, time.monotonic())
             problem = f"{type(os_error).__name__}: {os_error.strerror or os_error}"
-            # a name that does not resolve stays so (a region/edge typo); a refused port may be starting up
-            give_up = isinstance(os_error, socket.gaierror) or (
+            if isinstance(os_error, ssl.SSLCertVerificationError):
+                problem += " (behind a TLS-inspecting proxy, set REQUESTS_CA_BUNDLE to its CA bundle)"
+            # a certificate rejected stays so, and a name that does not resolve too (a region/edge typo); a refused
+            # port may be starting up
+            give_up = isinstance(os_error, (socket.gaierror, ssl.SSLCertVerificationError)) or (
                 time.monotonic() - started >= self.gate.policy.unreachable_seconds
             )
             return _Retryable(reason, problem, unreachable=give_up)

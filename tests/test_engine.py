@@ -8,6 +8,8 @@ import datetime as dt
 import json
 import re
 import socket
+import ssl
+import subprocess
 import threading
 import time
 import urllib.error
@@ -238,17 +240,20 @@ def test_the_closing_state_has_no_resume_marker(sandbox, config, tmp_path) -> No
 
 
 class ForwardingProxy(BaseHTTPRequestHandler):
-    """A plain HTTP proxy: it is sent the absolute URL, forwards the request with its headers, returns the answer."""
+    """A plain HTTP proxy: it is sent the absolute URL, forwards the request with its headers, returns the answer
+    (given an `upstream`, it is that host's front instead: it is sent paths)."""
 
     seen: list[str] = []  # noqa: RUF012  # the URLs it forwarded, for the test to read
+    upstream = ""
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:  # http.server's name
         type(self).seen.append(self.path)
+        url = self.upstream + self.path if self.path.startswith("/") else self.path
         headers = {k: v for k, v in self.headers.items() if k.lower() not in {"host", "connection", "proxy-connection"}}
         direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         try:
-            with direct.open(urllib.request.Request(self.path, headers=headers), timeout=30) as answer:
+            with direct.open(urllib.request.Request(url, headers=headers), timeout=30) as answer:
                 status, answer_headers, body = answer.status, answer.headers, answer.read()
         except urllib.error.HTTPError as error:
             status, answer_headers, body = error.code, error.headers, error.read()
@@ -283,6 +288,39 @@ def test_requests_go_through_the_environments_proxy_unless_no_proxy_names_the_ho
                 assert all(url.startswith(config["api_url"] + "/2010-04-01/Accounts") for url in ForwardingProxy.seen)
             else:
                 assert ForwardingProxy.seen == []
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_https_is_verified_against_certifi_or_the_bundle_the_environment_names(
+    sandbox: Sandbox, config: dict[str, Any], tmp_path: Path
+) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    front = type("Front", (ForwardingProxy,), {"upstream": config["api_url"], "seen": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), front)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        https = {**config, "api_url": f"https://127.0.0.1:{server.server_port}", "max_retries": 3}
+        catalog = select(discover(tmp_path, https), {"messages"})
+        no_bundle = {"REQUESTS_CA_BUNDLE": "", "CURL_CA_BUNDLE": ""}
+        refused = run_tap(tmp_path, https, catalog=catalog, env=no_bundle, check=False)
+        assert refused.returncode == 1  # certifi's bundle does not know this certificate: no retry, one line
+        (line,) = error_lines(refused.stderr)
+        assert f"cannot reach {https['api_url']}/2010-04-01/Accounts.json: SSLCertVerificationError" in line
+        assert "certificate verify failed" in line and "REQUESTS_CA_BUNDLE" in line
+        assert "Retrying" not in refused.stderr
+        run = run_tap(tmp_path, https, catalog=catalog, env={**no_bundle, "REQUESTS_CA_BUNDLE": str(cert)})
+        assert len(run.records["messages"]) == len(sandbox.expected("messages"))
+        assert len(front.seen) > 3
     finally:
         server.shutdown()
         server.server_close()
