@@ -155,11 +155,11 @@ class Connections:
     """Keep-alive connections every client of a run shares, per host up to the process cap, so 200 subaccounts
     reuse the same few connections instead of opening their own.
 
-    urllib3 directly, not requests: requests' per-request work (preparing the request, merging settings, cookies,
-    building its Response) cost 0.5 ms of CPU on top of urllib3's 0.55 for a page of 1,000 messages
-    (benchmarks/cpu.py). What requests read from the environment is read here the same way, once: a proxy from
-    HTTPS_PROXY / HTTP_PROXY / ALL_PROXY unless NO_PROXY names the host, and the CA bundle from REQUESTS_CA_BUNDLE
-    or CURL_CA_BUNDLE (else certifi's, as requests does).
+    urllib3 directly, not requests: requests' own work per request (preparing it, merging settings, cookies, its
+    Response) doubled the CPU of a small list's request, about 0.2 ms more (benchmarks/transport.py). What requests
+    reads from the environment is read here the same way, once: a proxy from HTTPS_PROXY / HTTP_PROXY / ALL_PROXY
+    unless NO_PROXY names the host, and the CA bundle from REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE (else certifi's, as
+    requests does).
     """
 
     def __init__(self, maxsize: int) -> None:
