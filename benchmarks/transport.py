@@ -66,7 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="rounds (the best counts)")
     parser.add_argument("--json", default=str(HERE / "results-transport.json"), help="results file")
     args = parser.parse_args(argv)
-    results: dict[str, Any] = {"requests_per_round": args.requests, "rounds": args.rounds, "pages": {}}
+    results: dict[str, Any] = {
+        **bench.new_results(),
+        "requests_per_round": args.requests,
+        "rounds": args.rounds,
+        "pages": {},
+    }
     with bench.SandboxProcess(seed=1, subaccounts=0, days=90, sizes={"messages": 5_000}, record_requests=False) as sb:
         sb.call("set", cache=True)  # the same page every time, built once: the sandbox's CPU stays out of the way
         for size in PAGE_SIZES:

@@ -30,3 +30,22 @@ def test_the_resume_benchmark_kills_three_runs_loses_nothing_and_records_its_com
     assert [run["killed"] for run in resume["runs"]] == [True, True, True, False]
     assert resume["resumed_requests"] > resume["clean_requests"] > 0
     assert "resume: requests / one clean run" in proc.stdout
+
+
+def test_the_transport_benchmark_reads_the_same_pages_both_ways_and_records_its_command(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/transport.py", "--requests", "3", "--rounds", "1", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    results = json.loads(out.read_text())
+    assert results["command"].startswith(".venv/bin/python benchmarks/transport.py")
+    assert set(results["pages"]) == {"1000", "20"}
+    assert results["pages"]["1000"]["page_bytes"] > 40 * results["pages"]["20"]["page_bytes"] > 0
+    for page in results["pages"].values():
+        assert set(page["best_cpu_ms_per_request"]) == {"requests", "urllib3"}
