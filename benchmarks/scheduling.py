@@ -166,7 +166,7 @@ def scenario_subaccounts(taps: bench.Taps, results: dict[str, Any], subaccounts:
                     "mean_in_flight": ours.mean_in_flight, "lower_bound": lower, "over_lower_bound": over,
                     "singerio_subset": singer_subset, "singerio_subset_wall": singer.wall_s,
                     "singerio_extrapolated": singer_extrapolated, "read_ahead": (lists, pages),
-                    "max_in_flight": ours.max_in_flight}
+                    "max_in_flight": ours.max_in_flight, "cpu_s": ours.cpu_s}
 
 
 def scenario_startup(taps: bench.Taps, results: dict[str, Any], repeats: int) -> None:

@@ -49,3 +49,24 @@ def test_the_transport_benchmark_reads_the_same_pages_both_ways_and_records_its_
     assert results["pages"]["1000"]["page_bytes"] > 40 * results["pages"]["20"]["page_bytes"] > 0
     for page in results["pages"].values():
         assert set(page["best_cpu_ms_per_request"]) == {"requests", "urllib3"}
+
+
+def test_the_records_benchmark_times_each_step_of_a_page_and_records_its_command(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/records.py", "--pages", "2", "--rounds", "1", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert '"type":"RECORD"' not in proc.stdout  # the writer's output goes to /dev/null, not into the report
+    results = json.loads(out.read_text())
+    assert results["command"].startswith(".venv/bin/python benchmarks/records.py")
+    assert results["records"] == 1000
+    steps = results["cpu_ms_per_page"]
+    assert set(steps) == {"outline_read", "decode_dicts", "convert", "window_filter", "encode_records",
+                          "decode_structs"}  # fmt: skip
+    assert all(value > 0 for value in steps.values())
