@@ -7,14 +7,16 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_the_resume_benchmark_kills_three_runs_loses_nothing_and_records_its_command(tmp_path: Path) -> None:
+def run_benchmark(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """Run a benchmark script with a results file of its own; returns the process and what it wrote."""
     out = tmp_path / "results.json"
     proc = subprocess.run(
-        [sys.executable, "benchmarks/performance.py", "--quick", "--only", "resume", "--json", str(out)],
+        [sys.executable, *args, "--json", str(out)],
         cwd=ROOT,
         env={**os.environ, "BENCH_RUN_DIR": str(tmp_path / "runs")},
         capture_output=True,
@@ -23,7 +25,11 @@ def test_the_resume_benchmark_kills_three_runs_loses_nothing_and_records_its_com
         timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    results = json.loads(out.read_text())
+    return proc, json.loads(out.read_text())
+
+
+def test_the_resume_benchmark_kills_three_runs_loses_nothing_and_records_its_command(tmp_path: Path) -> None:
+    proc, results = run_benchmark(tmp_path, "benchmarks/performance.py", "--quick", "--only", "resume")
     assert results["command"].startswith(".venv/bin/python benchmarks/performance.py --quick --only resume")
     resume = results["resume"]
     assert resume["lost_records"] == 0
@@ -33,17 +39,7 @@ def test_the_resume_benchmark_kills_three_runs_loses_nothing_and_records_its_com
 
 
 def test_the_transport_benchmark_reads_the_same_pages_both_ways_and_records_its_command(tmp_path: Path) -> None:
-    out = tmp_path / "results.json"
-    proc = subprocess.run(
-        [sys.executable, "benchmarks/transport.py", "--requests", "3", "--rounds", "1", "--json", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    results = json.loads(out.read_text())
+    _proc, results = run_benchmark(tmp_path, "benchmarks/transport.py", "--requests", "3", "--rounds", "1")
     assert results["command"].startswith(".venv/bin/python benchmarks/transport.py")
     assert set(results["pages"]) == {"1000", "20"}
     assert results["pages"]["1000"]["page_bytes"] > 40 * results["pages"]["20"]["page_bytes"] > 0
@@ -52,18 +48,8 @@ def test_the_transport_benchmark_reads_the_same_pages_both_ways_and_records_its_
 
 
 def test_the_records_benchmark_times_each_step_of_a_page_and_records_its_command(tmp_path: Path) -> None:
-    out = tmp_path / "results.json"
-    proc = subprocess.run(
-        [sys.executable, "benchmarks/records.py", "--pages", "2", "--rounds", "1", "--json", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    proc, results = run_benchmark(tmp_path, "benchmarks/records.py", "--pages", "2", "--rounds", "1")
     assert '"type":"RECORD"' not in proc.stdout  # the writer's output goes to /dev/null, not into the report
-    results = json.loads(out.read_text())
     assert results["command"].startswith(".venv/bin/python benchmarks/records.py")
     assert results["records"] == 1000
     steps = results["cpu_ms_per_page"]
