@@ -245,7 +245,6 @@ class TwilioClient:
 
     def __init__(self, auth: tuple[str, str], gate: Gate) -> None:
         """One client per set of credentials (per account) of a run."""
-        self._auth = auth
         self.gate = gate
         self.limiter = gate.limiter(auth[0])  # the credentials' own account
         self._local = threading.local()
