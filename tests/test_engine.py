@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from conftest import discover, error_lines, run_tap, select
+from exact import assert_exact
 from twilio_sandbox import Sandbox
 
 from tap_twilio.client import TwilioStream
@@ -324,3 +325,14 @@ def test_https_is_verified_against_certifi_or_the_bundle_the_environment_names(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_gzip_compressed_pages_are_read_as_twilio_sends_them_to_a_client_that_accepts_them(
+    sandbox: Sandbox, config: dict[str, Any], tmp_path: Path
+) -> None:
+    sandbox.gzip_responses = True
+    catalog = select(discover(tmp_path, config), {"messages", "message_media", "calls", "conferences"})
+    run = run_tap(tmp_path, config, catalog=catalog)
+    assert sandbox.gzipped > 10  # the tap asked for gzip, and every page came compressed
+    records = assert_exact(sandbox, run.stdout, config["start_date"])
+    assert set(records) == {"messages", "message_media", "calls", "conferences"}

@@ -6,6 +6,7 @@ import base64
 import collections
 import datetime as _dt
 import email.utils
+import gzip
 import hmac
 import itertools
 import random
@@ -297,6 +298,7 @@ class Sandbox:
         forbidden_accounts: Iterable[str] | None = None,
         usage_404_before_created: bool = True,
         cache_responses: bool = False,
+        gzip_responses: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -321,6 +323,9 @@ class Sandbox:
         self.lock = threading.RLock()
         # benchmarks: serve each page once rendered, so the server's CPU does not compete with the client's
         self.cache_responses = cache_responses
+        # as Twilio does for a client that accepts it: a 200's body gzip-compressed (`gzipped` counts them)
+        self.gzip_responses = gzip_responses
+        self.gzipped = 0
         self._response_cache: dict[tuple[str, str, str | None], bytes] = {}
         self._cached_bytes = 0
         self._host = host
@@ -1831,10 +1836,18 @@ def _make_handler(sb: Sandbox) -> type[BaseHTTPRequestHandler]:
                     pass
                 return
             body = resp.body if method != "HEAD" else b""
+            accepts = "gzip" in self.headers.get("Accept-Encoding", "")
+            zipped = sb.gzip_responses and accepts and resp.status == 200 and method != "HEAD"
+            if zipped:
+                body = gzip.compress(resp.body, compresslevel=1)
+                with sb.lock:
+                    sb.gzipped += 1
             self.send_response(resp.status)
             ctype = resp.content_type
             self.send_header("Content-Type", ctype + ("; charset=utf-8" if ctype == "application/json" else ""))
-            self.send_header("Content-Length", str(len(resp.body)))
+            self.send_header("Content-Length", str(len(body) if zipped else len(resp.body)))
+            if zipped:
+                self.send_header("Content-Encoding", "gzip")
             for k, v in resp.headers:
                 self.send_header(k, v)
             if resp.action == "half":
