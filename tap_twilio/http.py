@@ -15,7 +15,7 @@ import urllib.request
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
 
 import backoff
 import certifi
@@ -151,6 +151,17 @@ def _os_error(exc: BaseException) -> OSError | None:
     return None
 
 
+def _proxy_manager(proxy: str, options: dict[str, Any]) -> urllib3.ProxyManager:
+    """Requests through `proxy`; credentials in its URL (http://user:password@host:port) go in Proxy-Authorization,
+    as requests sends them."""
+    parts = urlsplit(proxy)
+    headers = None
+    if parts.username is not None:
+        credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        headers = urllib3.make_headers(proxy_basic_auth=credentials)
+    return urllib3.ProxyManager(proxy, proxy_headers=headers, **options)
+
+
 class Connections:
     """Keep-alive connections every client of a run shares, per host up to the process cap, so 200 subaccounts
     reuse the same few connections instead of opening their own.
@@ -182,7 +193,7 @@ class Connections:
                 if not proxy or urllib.request.proxy_bypass(host.rsplit(":", 1)[0]):
                     route = self._direct
                 else:
-                    route = urllib3.ProxyManager(proxy, **self._options)
+                    route = _proxy_manager(proxy, self._options)
                 self._route[scheme, host] = route
         return route
 

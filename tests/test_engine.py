@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import base64
 import copy
 import datetime as dt
 import json
@@ -246,9 +247,19 @@ class ForwardingProxy(BaseHTTPRequestHandler):
 
     seen: list[str] = []  # noqa: RUF012  # the URLs it forwarded, for the test to read
     upstream = ""
+    credentials = ""  # user:password it asks for, if any (HTTP 407 without them)
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:  # http.server's name
+        if (
+            self.credentials
+            and self.headers.get("Proxy-Authorization")
+            != "Basic " + base64.b64encode(self.credentials.encode()).decode()
+        ):
+            self.send_response(407)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         type(self).seen.append(self.path)
         url = self.upstream + self.path if self.path.startswith("/") else self.path
         headers = {k: v for k, v in self.headers.items() if k.lower() not in {"host", "connection", "proxy-connection"}}
@@ -270,26 +281,29 @@ class ForwardingProxy(BaseHTTPRequestHandler):
         return
 
 
-def test_requests_go_through_the_environments_proxy_unless_no_proxy_names_the_host(
+def test_requests_go_through_the_environments_proxy_with_its_credentials_unless_no_proxy_names_the_host(
     sandbox: Sandbox, config: dict[str, Any], tmp_path: Path
 ) -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), ForwardingProxy)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        proxy = f"http://127.0.0.1:{server.server_port}"
         catalog = select(discover(tmp_path, config), {"messages", "calls"})
+        ForwardingProxy.credentials = "tap user:p@ss word"  # the proxy asks for these; the URL quotes them
+        proxy = f"http://tap%20user:p%40ss%20word@127.0.0.1:{server.server_port}"
         through = {"HTTP_PROXY": proxy, "http_proxy": proxy, "NO_PROXY": "", "no_proxy": ""}
         for env, proxied in ((through, True), ({**through, "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"}, False)):
             ForwardingProxy.seen.clear()
             run = run_tap(tmp_path, config, catalog=catalog, env=env)
             assert len(run.records["messages"]) == len(sandbox.expected("messages"))
             assert len(run.records["calls"]) == len(sandbox.expected("calls"))
+            assert "p@ss" not in run.stderr and "p%40ss" not in run.stderr
             if proxied:
                 assert len(ForwardingProxy.seen) > 10
                 assert all(url.startswith(config["api_url"] + "/2010-04-01/Accounts") for url in ForwardingProxy.seen)
             else:
                 assert ForwardingProxy.seen == []
     finally:
+        ForwardingProxy.credentials = ""
         server.shutdown()
         server.server_close()
 
