@@ -1,5 +1,5 @@
-"""CPU per request of the two ways the tap has sent requests: requests (up to 0.1.x of issue 19's third pass) and
-urllib3 directly (now), on the same page of the sandbox's messages: 1,000 of them, and 20.
+"""CPU per request of the two ways the tap has sent requests: requests (until issue 19's fourth pass) and urllib3
+directly (since), on the same page of the sandbox's messages: 1,000 of them, and 20.
 
     .venv/bin/python benchmarks/transport.py [--requests N] [--rounds R] [--json PATH]
 
