@@ -81,15 +81,27 @@ class TwilioStream(ListsStream):
         # this loop takes a page at a time and writes the same messages in the same order; anything else (a dry
         # run's record limit, a post_process, an unselected parent of selected children) takes the SDK's loop.
         writer = self.run.writer
-        if (
-            writer is None
-            or not (self.page_loop and write_messages and self.selected and self._lean)
-            or self.ABORT_AT_RECORD_COUNT is not None
-            or type(self).post_process is not Stream.post_process
-        ):
+        if writer is None or not self._pages_written(write_messages=write_messages):
             yield from super()._sync_records(context, write_messages=write_messages)
             return
         self._sync_pages(context, writer)  # the SDK's sync() only drains this generator: no record is yielded
+
+    def _pages_written(self, *, write_messages: bool = True) -> bool:
+        """Whether this stream's records are written a page at a time by _sync_pages (else: the SDK's loop)."""
+        return (
+            self.page_loop
+            and write_messages
+            and self.selected
+            and self._lean
+            and self.ABORT_AT_RECORD_COUNT is None
+            and type(self).post_process is Stream.post_process
+        )
+
+    @property
+    @override
+    def typed_records(self) -> bool:
+        # only where _sync_pages writes the records: the SDK's loop, a stream map and post_process read dicts
+        return self._pages_written()
 
     def _sync_pages(self, context: Context | None, writer: BufferedMsgSpecWriter) -> None:
         """The SDK's record loop (partitions, counters, starting values, child syncs, STATE every
@@ -108,6 +120,8 @@ class TwilioStream(ListsStream):
                 # the SDK adds the state partition's keys to each record; _keep already set those in the schema
                 extra = [(k, v) for k, v in (state_context or {}).items() if k not in self._properties]
                 for batch in self.record_batches(dict(current or {})):
+                    if extra:  # keys the schema lacks: a typed record (typed.py) has no room for them
+                        batch = [r if r.__class__ is dict else dict(r.items()) for r in batch]  # noqa: PLW2901
                     for key, value in extra:
                         for record in batch:
                             record.setdefault(key, value)

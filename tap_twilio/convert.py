@@ -6,6 +6,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 from tap_twilio.dates import DAY_CACHE, to_iso
 
 _MISSING = object()
@@ -19,31 +21,45 @@ def converter(
     *,
     parsed: dict[str, int | Decimal | None],
     parse_number: Callable[[str, str], int | Decimal | None],
-) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    attributes: dict[str, str] | None = None,
+) -> Callable[[Any], Any]:
     """A stream's record conversion as one function with its fields written out: no loops over field names per
     record (about a fifth less time than the loops, measured on pages of 1,000 messages).
 
     Dates in Twilio's fixed form "Fri, 18 Oct 2019 17:00:00 +0000" are sliced, with a per-day cache; any other
     form goes through to_iso. A number's text is parsed once (`parse_number` keeps it in `parsed`).
+    `attributes` (a typed record's fields, see typed.py): the same conversion by attribute, a field absent UNSET.
     """
+
+    def read(name: str) -> str:
+        if attributes is None:
+            return f"record.get({name!r})"
+        return f"record.{attributes[name]}"
+
+    def write(name: str) -> str:
+        return f"record[{name!r}]" if attributes is None else f"record.{attributes[name]}"
+
+    if attributes is not None:  # a typed record holds the schema's fields only (others fail its decode)
+        dates, numbers, secrets = (tuple(n for n in names if n in attributes) for names in (dates, numbers, secrets))
     lines = ["def convert(record):"]
     for name in dates:
         lines += [
-            f"    value = record.get({name!r})",
+            f"    value = {read(name)}",
             "    if value:",
             "        day = days.get(value[5:16]) if len(value) == 31 and value[25:] == ' +0000' else None",
-            f"        record[{name!r}] = (",
+            f"        {write(name)} = (",
             "            f'{day}T{value[17:25]}+00:00' if day and value[19] == value[22] == ':' else to_iso(value)",
             "        )",
         ]
     for name in numbers:
         lines += [
-            f"    value = record.get({name!r})",
+            f"    value = {read(name)}",
             "    if value.__class__ is str:",
             "        number = cache.get(value, missing)",
-            f"        record[{name!r}] = parse({name!r}, value) if number is missing else number",
+            f"        {write(name)} = parse({name!r}, value) if number is missing else number",
         ]
-    lines += [f"    record.pop({name!r}, None)" for name in secrets]
+    for name in secrets:
+        lines.append(f"    record.pop({name!r}, None)" if attributes is None else f"    {write(name)} = unset")
     lines.append("    return record")
     namespace: dict[str, Any] = {
         "days": DAY_CACHE,
@@ -51,7 +67,9 @@ def converter(
         "cache": parsed,
         "parse": parse_number,
         "missing": _MISSING,
+        "unset": msgspec.UNSET,
     }
-    exec(compile("\n".join(lines), f"<{stream} converter>", "exec"), namespace)  # noqa: S102  # our own text
-    convert: Callable[[dict[str, Any]], dict[str, Any]] = namespace["convert"]
+    kind = "converter" if attributes is None else "typed converter"
+    exec(compile("\n".join(lines), f"<{stream} {kind}>", "exec"), namespace)  # noqa: S102  # our own text
+    convert: Callable[[Any], Any] = namespace["convert"]
     return convert

@@ -113,8 +113,7 @@ class ListsStream(VersionedStream):
                 # ahead comes after those the writer takes now): run.prefetch starts them as room allows, so a kill
                 # loses few; records an interrupted run wrote with their children need none again
                 records = self.records_of(page)
-                for record in records:
-                    self._convert(record)
+                self.convert_records(records)
                 page.converted = True
                 fresh = records[max(0, unit.written - first) :]
                 first += len(records)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
+
+if TYPE_CHECKING:
+    from tap_twilio.typed import RecordDecoder
 
 
 class _Links(msgspec.Struct):
@@ -63,6 +66,15 @@ class Page:
             records = getattr(_field_decoder(list_key, names).decode(self._content), list_key)
             self._fields.update({(list_key, n): [getattr(r, n) for r in records] for n in names})
         return self._fields[list_key, name]
+
+    def typed(self, decoder: RecordDecoder) -> list[Any] | None:
+        """The records as typed Structs (typed.py), if the page is undecoded and they hold the schema's fields only."""
+        if self._body is not None or not self._content:
+            return None
+        records = decoder.decode(self._content)
+        if records is not None:
+            self._body, self._content = {decoder.list_key: records}, b""
+        return records
 
     def release(self) -> None:
         """The writer is done with the page: drop its records. The worker that fetched it holds the page until its

@@ -10,6 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
+from operator import methodcaller
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from singer_sdk import RESTStream
@@ -22,6 +23,7 @@ from tap_twilio.convert import converter
 from tap_twilio.http import ACCESS_STATUSES, TwilioAPIError, TwilioError
 from tap_twilio.page import Page
 from tap_twilio.pagination import follow_pages, records_in
+from tap_twilio.typed import UNSET, RecordDecoder, typed_getter
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Hashable, Iterator
@@ -182,13 +184,42 @@ class StreamBase(RESTStream[Any]):
         """The records of a page; a page without its list key is an error, not an empty list."""
         if self.single_object:
             return [page.body]
-        return records_in(page, self.list_key or self.name, self.name)
+        decoder = self._record_decoder if self.typed_records else None
+        records = page.typed(decoder) if decoder is not None else None
+        return records if records is not None else records_in(page, self.list_key or self.name, self.name)
+
+    @property
+    def typed_records(self) -> bool:
+        """Whether records_of decodes a page into typed records (typed.py); TwilioStream says where it does."""
+        return False
+
+    @cached_property
+    def _record_decoder(self) -> RecordDecoder | None:
+        """Decodes a page into typed records (typed.py): lists of records, not single objects or detail reads."""
+        if self.single_object or self.detail_path or not self.page_loop:
+            return None
+        return RecordDecoder(self.name, self.list_key or self.name, list(self.schema["properties"]))
 
     @cached_property
     def _convert(self) -> Callable[[dict[str, Any]], dict[str, Any]]:
         """Types a record in place: ISO-8601 UTC dates, exact numbers, no secrets (see converter())."""
         fields = (self._date_fields, self._number_fields, self._drop_fields)
         return converter(self.name, *fields, parsed=self._numbers, parse_number=self._parse_number)
+
+    @cached_property
+    def _convert_typed(self) -> Callable[[Any], Any]:
+        """_convert for typed records (by attribute)."""
+        fields = (self._date_fields, self._number_fields, self._drop_fields)
+        attributes = self._record_decoder.record_type.fields if self._record_decoder else {}
+        return converter(
+            self.name, *fields, parsed=self._numbers, parse_number=self._parse_number, attributes=attributes
+        )
+
+    def convert_records(self, records: list[Any]) -> None:
+        """Type a page's records in place (dicts, or typed records: a page holds one kind)."""
+        convert = self._convert if not records or records[0].__class__ is dict else self._convert_typed
+        for record in records:
+            convert(record)
 
     def _parse_number(self, name: str, value: str) -> int | Decimal | None:
         """A number's text parsed once: prices and counts repeat."""
@@ -245,11 +276,14 @@ class StreamBase(RESTStream[Any]):
         (`unchanged` collects the records a client-side bookmark filtered out). No state is read: workers call it.
         A page is handled a filter at a time, in comprehensions: the per-record cost matters (benchmarks/)."""
         if not converted:
-            convert = self._convert
-            for record in records:
-                convert(record)
+            self.convert_records(records)
         for key, value in context.items():  # the partition's keys, where the schema has them and Twilio did not say
             if key in self._properties:
+                field = typed_getter(records, key)
+                if field is not None:
+                    for record in [r for r in records if field(r) is UNSET]:
+                        record[key] = value
+                    continue
                 for record in records:
                     if key not in record:
                         record[key] = value
@@ -271,19 +305,27 @@ class StreamBase(RESTStream[Any]):
     def _in_window(self, records: list[dict[str, Any]], window: Window, seen_null: set[Any]) -> list[dict[str, Any]]:
         """The records whose filter field falls in the window; those without one, once per primary key."""
         name, start, end = self.filter_field or "", window.start_iso, window.end_iso
+        field = typed_getter(records, name)  # typed records: the field by attribute (UNSET where absent)
+        value = field or methodcaller("get", name)
         if self.filter_granularity == "date":  # a day belongs to the window its midnight falls in
             first = start[:10]
-            kept = [r for r in records if (v := r.get(name)) is None or (first <= v and f"{v}T00:00:00+00:00" < end)]
+            kept = [
+                r
+                for r in records
+                if (v := value(r)) is None or v is UNSET or (first <= v and f"{v}T00:00:00+00:00" < end)
+            ]
         else:
             try:  # every record has the field (the usual page): one pass, no second one looking for nulls
+                if field is not None:
+                    return [r for r in records if start <= field(r) < end]
                 return [r for r in records if start <= r[name] < end]
             except (KeyError, TypeError):  # a record without it (or null): kept, each once (below)
-                kept = [r for r in records if (v := r.get(name)) is None or start <= v < end]
-        if not any(r.get(name) is None for r in kept):
+                kept = [r for r in records if (v := value(r)) is None or v is UNSET or start <= v < end]
+        if not any((v := value(r)) is None or v is UNSET for r in kept):
             return kept
         once = []
         for record in kept:
-            if record.get(name) is None:
+            if (v := value(record)) is None or v is UNSET:
                 pk = tuple(record.get(k) for k in self.primary_keys)
                 if pk in seen_null:
                     continue
