@@ -24,7 +24,7 @@ import urllib3
 
 from tap_twilio.clock import TwilioClock
 from tap_twilio.limits import AdaptiveLimiter, Stats
-from tap_twilio.page import LINKS, Page, decode
+from tap_twilio.page import Page, decode, read_page
 
 if TYPE_CHECKING:
     from backoff._typing import Details
@@ -290,10 +290,13 @@ class TwilioClient:
         label: str = "",
         *,
         server_errors: int | None = None,
+        fields: tuple[str, str] | None = None,
     ) -> Page:
         """GET a JSON object, retrying what Twilio says is safe to retry (5xx at most `server_errors` times when
-        given: the caller has a smaller page to ask for instead, see pagination.follow_pages)."""
+        given: the caller has a smaller page to ask for instead, see pagination.follow_pages). `fields`: a list key
+        and a field its records' values are read of, with the next link (page.read_page)."""
         self._local.server_errors, self._local.server_errors_left = server_errors, server_errors
+        self._local.fields = fields
         try:
             try:
                 page: Page = self._get(url, params, headers, label)
@@ -358,11 +361,9 @@ class TwilioClient:
         status = response.status
         if status == 200:
             try:
-                links = LINKS.decode(content)
+                return read_page(url, content, self._local.fields)
             except msgspec.DecodeError:
                 pass
-            else:
-                return Page(url, content=content, next_link=links.next())
             kind = response.headers.get("Content-Type", "no content type").split(";")[0]
             raise _Retryable("malformed", f"HTTP 200 with an unreadable body ({kind}, {len(content)} bytes)")
         code, message = error_parts(response, content)

@@ -28,9 +28,29 @@ LINKS = msgspec.json.Decoder(_Links)
 
 @functools.cache
 def _field_decoder(list_key: str, names: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
-    """Reads these fields of a page's records and nothing else."""
+    """Reads a page's next link and these fields of its records, and nothing else."""
     record = msgspec.defstruct("Record", [(name, Any, None) for name in names])
-    return msgspec.json.Decoder(msgspec.defstruct("Fields", [(list_key, list[record], [])]))  # type: ignore[valid-type]
+    fields = msgspec.defstruct("Fields", [(list_key, list[record], [])], bases=(_Links,))  # type: ignore[valid-type]
+    return msgspec.json.Decoder(fields)
+
+
+def read_page(url: str, content: bytes, fields: tuple[str, str] | None = None) -> Page:
+    """A page from its content (msgspec.DecodeError if it is not a JSON object): its next link and, with `fields`
+    (a list key, a field name), that field and the sids of its records, read in the same pass: a worker that will
+    ask for them (a dense window's split, the end of a split list) skims the page once, not twice."""
+    if fields is not None:
+        list_key, name = fields
+        names = tuple(dict.fromkeys((name, "sid")))
+        try:
+            outline = _field_decoder(list_key, names).decode(content)
+        except msgspec.ValidationError:  # a list of something else: values() reads it as dicts
+            pass
+        else:
+            page = Page(url, content=content, next_link=outline.next())
+            records = getattr(outline, list_key)
+            page._fields.update({(list_key, n): [getattr(r, n) for r in records] for n in names})
+            return page
+    return Page(url, content=content, next_link=LINKS.decode(content).next())
 
 
 decode = msgspec.json.Decoder().decode

@@ -76,6 +76,7 @@ def follow_pages(  # the request's parts, then how to read it
     headers: dict[str, str] | None = None,
     label: str = "",
     sizes: PageSizes | None = None,
+    fields: tuple[str, str] | None = None,
 ) -> Iterator[Page]:
     """Every page of one list: the first from `url` + `params`, then each next link verbatim.
 
@@ -83,6 +84,7 @@ def follow_pages(  # the request's parts, then how to read it
     (v2010) is relative to the product's `root`, which may carry a path prefix. A link seen before is an error,
     not an endless loop. With `sizes`, a page that keeps answering 5xx is asked for again in half the size (its
     token keeps the position, so every record still comes once), and the stream's later lists start smaller.
+    `fields`: read with each page's next link (TwilioClient.get).
     """
     seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
     asked = _page_size(url, params)
@@ -93,7 +95,12 @@ def follow_pages(  # the request's parts, then how to read it
         shrinkable = sizes is not None and size is not None and size > PAGE_SIZE_FLOOR
         try:
             page = client.get(
-                url, params, headers, label, server_errors=SERVER_ERRORS_BEFORE_SMALLER_PAGES if shrinkable else None
+                url,
+                params,
+                headers,
+                label,
+                server_errors=SERVER_ERRORS_BEFORE_SMALLER_PAGES if shrinkable else None,
+                fields=fields,
             )
         except RetriesExhaustedError as exc:
             if not (shrinkable and sizes is not None and size is not None and exc.reason in SERVER_ERRORS):

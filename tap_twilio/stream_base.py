@@ -147,8 +147,9 @@ class StreamBase(RESTStream[Any]):
             return {}
         return {"PageSize": min(self.run.settings.page_size, self.page_size_max), **self.extra_params}
 
-    def iter_pages(self, context: dict[str, Any], params: dict[str, Any]) -> Iterator[Page]:
-        """Every page of one list (called from worker threads)."""
+    def iter_pages(self, context: dict[str, Any], params: dict[str, Any], *, dated: bool = False) -> Iterator[Page]:
+        """Every page of one list (called from worker threads); `dated`: each page's filter dates are read with its
+        next link (lists.ListsStream._split and _passed ask for them)."""
         account = context.get("account_sid")
         client = self.run.client_for(account, self.product)
         request = self.get_http_request(page=PageContext(context, None))
@@ -162,6 +163,7 @@ class StreamBase(RESTStream[Any]):
             headers=request.headers,
             label=self.name,
             sizes=self.run.page_sizes,  # smaller pages after repeated 5xx (pagination.PageSizes)
+            fields=(self.list_key or self.name, self.filter_field or "") if dated else None,
         )
         if self.single_object:
             yield next(pages)
