@@ -1,14 +1,15 @@
-"""What a page of 1,000 messages costs the writer's thread, step by step, and what decoding into msgspec Structs
-instead of dicts would save: the floor of the CPU per record with records as dicts.
+"""What a page of 1,000 messages costs the writer's thread, step by step, read as the tap reads it (typed records:
+msgspec Structs of the schema's fields, tap_twilio/typed.py) and as it reads a page with a field the schema does not
+name (dicts).
 
     .venv/bin/python benchmarks/records.py [--pages N] [--rounds R] [--json PATH]
 
 One page is fetched from the sandbox (90 days of messages; its dates, prices and counts as Twilio sends them), then
 each step runs on ``--pages`` fresh copies of it, ``--rounds`` times, and the best round counts (``time.process_time``
-of this process). The steps are the tap's own code: the worker's outline read (``page.LINKS``), the writer's decode
-(``page.decode``, dicts), the stream's generated converter, the window filter and
-``BufferedMsgSpecWriter.write_records`` (written out to /dev/null). The alternative decodes the same page into a
-Struct of the schema's fields. Writes ``benchmarks/results-records.json``.
+of this process). The steps are the tap's own code: the worker's read of the page's outline (``page.read_page``: the
+next link, and a splittable list's dates and sids), the decode (``Page.typed``, or ``page.decode`` into dicts), the
+stream's generated converter, the window filter, ``BufferedMsgSpecWriter.write_records`` (written out to /dev/null)
+and freeing the page's records. Writes ``benchmarks/results-records.json``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import urllib3
 
 HERE = Path(__file__).resolve().parent
@@ -32,7 +32,7 @@ sys.path.insert(0, str(HERE.parent))
 
 import run as bench  # noqa: E402  # benchmarks/run.py: the sandbox process
 
-from tap_twilio.page import LINKS, decode  # noqa: E402
+from tap_twilio.page import Page, decode, read_page  # noqa: E402
 from tap_twilio.tap import TapTwilio  # noqa: E402
 from tap_twilio.windows import Window  # noqa: E402
 from tap_twilio.writer import BufferedMsgSpecWriter  # noqa: E402
@@ -67,38 +67,61 @@ def main(argv: list[str] | None = None) -> int:
         raise RuntimeError(f"expected a page of 1,000 messages, got {len(records)}")
     window = Window(dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc), dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc))
     writer = BufferedMsgSpecWriter()  # it writes out every 256 kB: to /dev/null here (main() restores stdout)
-    fields = list(stream.schema["properties"])
-    record_struct = msgspec.defstruct(
-        "Message",
-        [(f"f{i}", Any, msgspec.UNSET) for i in range(len(fields))],
-        rename=dict(zip((f"f{i}" for i in range(len(fields))), fields, strict=True)),
-        gc=False,
-    )
-    page_struct = msgspec.defstruct("Page", [("messages", list[record_struct], [])], gc=False)  # type: ignore[valid-type]
-    struct_decoder = msgspec.json.Decoder(page_struct)
+    decoder = stream._record_decoder
+    outline = ("messages", stream.filter_field)
 
     def pages() -> list[bytes]:
         return [bytes(content) for _ in range(args.pages)]
 
-    def decoded() -> list[list[dict[str, Any]]]:
-        return [decode(content)["messages"] for _ in range(args.pages)]
+    def decoded(typed: bool) -> Callable[[], list[list[Any]]]:
+        def make() -> list[list[Any]]:
+            return [typed_records(page) if typed else decode(page)["messages"] for page in pages()]
 
-    def converted() -> list[list[dict[str, Any]]]:
-        return [[stream._convert(r) for r in page] for page in decoded()]
+        return make
 
-    def write(page: list[dict[str, Any]]) -> None:
+    def typed_records(page: bytes) -> list[Any]:
+        records = Page("", content=page).typed(decoder)
+        if records is None:
+            raise RuntimeError("the sandbox's messages hold a field the schema does not name")
+        return records
+
+    def converted(typed: bool) -> Callable[[], list[list[Any]]]:
+        def make() -> list[list[Any]]:
+            out = decoded(typed)()
+            for records in out:
+                stream.convert_records(records)
+            return out
+
+        return make
+
+    def write(page: list[Any]) -> None:
         writer.write_records("messages", page, None)
         writer.drain()
 
-    def measure_steps() -> dict[str, float]:
-        return {
-            "outline_read": best_ms(LINKS.decode, pages, args.rounds),
-            "decode_dicts": best_ms(decode, pages, args.rounds),
-            "convert": best_ms(lambda page: [stream._convert(r) for r in page], decoded, args.rounds),
-            "window_filter": best_ms(lambda page: stream._in_window(page, window, set()), converted, args.rounds),
-            "encode_records": best_ms(write, converted, args.rounds),
-            "decode_structs": best_ms(struct_decoder.decode, pages, args.rounds),
-        }
+    def freeing(make: Callable[[], list[list[Any]]]) -> float:
+        """CPU ms per page of dropping the last reference to a page's records."""
+        times = []
+        for _ in range(args.rounds):
+            held = make()
+            started = time.process_time()
+            while held:
+                held.pop()
+            times.append((time.process_time() - started) / args.pages * 1000)
+        return min(times)
+
+    def measure_steps() -> dict[str, dict[str, float]]:
+        steps: dict[str, dict[str, float]] = {}
+        for name, typed in (("typed", True), ("dicts", False)):
+            steps[name] = {
+                "outline_read": best_ms(lambda page: read_page("", page, outline), pages, args.rounds),
+                "decode": best_ms(typed_records if typed else decode, pages, args.rounds),
+                "convert": best_ms(stream.convert_records, decoded(typed), args.rounds),
+                "window_filter": best_ms(lambda page: stream._in_window(page, window, set()), converted(typed),
+                                         args.rounds),
+                "encode_records": best_ms(write, converted(typed), args.rounds),
+                "free": freeing(converted(typed)),
+            }
+        return steps
 
     stdout, sys.stdout = sys.stdout, open(os.devnull, "w")  # closed below
     try:
@@ -106,13 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         sys.stdout.close()
         sys.stdout = stdout
-    writer_floor = (
-        steps["outline_read"]
-        + steps["decode_dicts"]
-        + steps["convert"]
-        + steps["window_filter"]
-        + steps["encode_records"]
-    )
+    floor = {name: sum(step.values()) for name, step in steps.items()}
     results = {
         **bench.new_results(),
         "page_bytes": len(content),
@@ -120,16 +137,16 @@ def main(argv: list[str] | None = None) -> int:
         "pages": args.pages,
         "rounds": args.rounds,
         "cpu_ms_per_page": steps,
-        "floor_us_per_record": writer_floor,
-        "structs_save_us_per_record": steps["decode_dicts"] - steps["decode_structs"],
+        "floor_us_per_record": floor,
+        "typed_save_us_per_record": floor["dicts"] - floor["typed"],
     }
     Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
-    for name, value in steps.items():
-        print(f"{name:<16} {value:6.3f} ms per page of 1,000 messages")
+    print(f"{'ms per page of 1,000 messages':<30}" + "".join(f"{name:>8}" for name in steps))
+    for step in steps["typed"]:
+        print(f"{step:<30}" + "".join(f"{steps[name][step]:8.3f}" for name in steps))
     print(
-        f"outline read + decode + convert + filter + encode: {writer_floor:.2f} us per record, before any request, "
-        f"the pipeline or freeing the records; decoding into Structs would save "
-        f"{results['structs_save_us_per_record']:.2f} us of it"
+        f"outline read + decode + convert + filter + encode + free: {floor['typed']:.2f} us per record typed (the "
+        f"tap's way), {floor['dicts']:.2f} as dicts (a page with a field the schema does not name)"
     )
     return 0
 

@@ -10,7 +10,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
-from operator import methodcaller
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from singer_sdk import RESTStream
@@ -308,26 +307,28 @@ class StreamBase(RESTStream[Any]):
         """The records whose filter field falls in the window; those without one, once per primary key."""
         name, start, end = self.filter_field or "", window.start_iso, window.end_iso
         field = typed_getter(records, name)  # typed records: the field by attribute (UNSET where absent)
-        value = field or methodcaller("get", name)
         if self.filter_granularity == "date":  # a day belongs to the window its midnight falls in
             first = start[:10]
-            kept = [
-                r
-                for r in records
-                if (v := value(r)) is None or v is UNSET or (first <= v and f"{v}T00:00:00+00:00" < end)
-            ]
+            kept = [r for r in records if (v := r.get(name)) is None or (first <= v and f"{v}T00:00:00+00:00" < end)]
+            if not any(r.get(name) is None for r in kept):
+                return kept
+        elif field is not None:
+            try:  # every record has the field (the usual page): one pass, no second one looking for nulls
+                return [r for r in records if start <= field(r) < end]
+            except TypeError:  # a record without it (UNSET) or null: kept, each once (below)
+                kept = [r for r in records if (v := field(r)) is None or v is UNSET or start <= v < end]
+            if not any((v := field(r)) is None or v is UNSET for r in kept):
+                return kept
         else:
             try:  # every record has the field (the usual page): one pass, no second one looking for nulls
-                if field is not None:
-                    return [r for r in records if start <= field(r) < end]
                 return [r for r in records if start <= r[name] < end]
             except (KeyError, TypeError):  # a record without it (or null): kept, each once (below)
-                kept = [r for r in records if (v := value(r)) is None or v is UNSET or start <= v < end]
-        if not any((v := value(r)) is None or v is UNSET for r in kept):
-            return kept
+                kept = [r for r in records if (v := r.get(name)) is None or start <= v < end]
+            if not any(r.get(name) is None for r in kept):
+                return kept
         once = []
         for record in kept:
-            if (v := value(record)) is None or v is UNSET:
+            if (v := record.get(name) if field is None else field(record)) is None or v is UNSET:
                 pk = tuple(record.get(k) for k in self.primary_keys)
                 if pk in seen_null:
                     continue

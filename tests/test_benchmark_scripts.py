@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,6 +56,20 @@ def test_the_records_benchmark_times_each_step_of_a_page_and_records_its_command
     assert results["command"].startswith(".venv/bin/python benchmarks/records.py")
     assert results["records"] == 1000
     steps = results["cpu_ms_per_page"]
-    assert set(steps) == {"outline_read", "decode_dicts", "convert", "window_filter", "encode_records",
-                          "decode_structs"}  # fmt: skip
-    assert all(value > 0 for value in steps.values())
+    assert set(steps) == {"typed", "dicts"}
+    for way in steps.values():
+        assert set(way) == {"outline_read", "decode", "convert", "window_filter", "encode_records", "free"}
+        assert all(value > 0 for value in way.values())
+    assert results["floor_us_per_record"]["typed"] == pytest.approx(sum(steps["typed"].values()))
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed (a skip fails in CI)")
+def test_the_instructions_benchmark_counts_our_instructions_per_record_under_callgrind(tmp_path: Path) -> None:
+    proc, results = run_benchmark(tmp_path, "benchmarks/instructions.py", "--quick", "--taps", "ours")
+    assert results["command"].startswith(".venv/bin/python benchmarks/instructions.py --quick --taps ours")
+    counts = results["instructions"]
+    runs = counts["runs"]["ours"]
+    assert [run["messages"] for run in runs] == [run["records"] for run in runs] == [300, 900]
+    assert runs[1]["instructions"] > runs[0]["instructions"] > 100_000_000  # start-up alone is more
+    assert 1_000 < counts["ours_marginal_per_record"] < 1_000_000
+    assert counts["marginal_ratio"] is None and "instructions per record at the margin" in proc.stdout
