@@ -296,16 +296,15 @@ class TwilioClient:
         given: the caller has a smaller page to ask for instead, see pagination.follow_pages). `fields`: a list key
         and a field its records' values are read of, with the next link (page.read_page)."""
         self._local.server_errors, self._local.server_errors_left = server_errors, server_errors
-        self._local.fields = fields
         try:
             try:
-                page: Page = self._get(url, params, headers, label)
+                page: Page = self._get(url, params, headers, label, fields)
             except TwilioAPIError as exc:
                 if exc.status != UNAUTHORIZED:
                     raise
                 # sporadic 401s (CDN auth hiccups) are reported: one more try; a real 401 repeats
                 self.gate.stats.count(str(exc.status))
-                page = self._get(url, params, headers, label)
+                page = self._get(url, params, headers, label, fields)
         except _Retryable as exc:
             parts = urlsplit(url)
             if exc.unreachable:
@@ -318,7 +317,14 @@ class TwilioClient:
             raise error from None
         return page
 
-    def _attempt(self, url: str, params: dict[str, Any] | None, headers: dict[str, str] | None, label: str) -> Page:
+    def _attempt(
+        self,
+        url: str,
+        params: dict[str, Any] | None,
+        headers: dict[str, str] | None,
+        label: str,
+        fields: tuple[str, str] | None,
+    ) -> Page:
         """One try: a Page, a _Retryable, or a TwilioAPIError for answers that retrying cannot change."""
         gate = self.gate
         if gate.stopped.is_set():
@@ -361,7 +367,7 @@ class TwilioClient:
         status = response.status
         if status == 200:
             try:
-                return read_page(url, content, self._local.fields)
+                return read_page(url, content, fields)
             except msgspec.DecodeError:
                 pass
             kind = response.headers.get("Content-Type", "no content type").split(";")[0]

@@ -99,9 +99,10 @@ class ListsStream(VersionedStream):
         index = -1
         # no enumerate(), and no name for a page once handed on: the writer decodes it, and a reference here (this
         # frame waits at `yield` until its lane has room) kept dozens of decoded pages alive in a big partition
-        for page in self.iter_pages(unit.context, params, dated=self._splits(unit)):
+        splits = self._splits(unit)
+        for page in self.iter_pages(unit.context, params, dated=splits):
             index += 1
-            if index == 0 and page.next_link and self._splits(unit):
+            if index == 0 and page.next_link and splits:
                 found = self._split(unit, page)
                 if found is not None:
                     yield found  # the writer starts the older sub-windows' lists at once

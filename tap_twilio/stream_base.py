@@ -197,7 +197,7 @@ class StreamBase(RESTStream[Any]):
     @cached_property
     def _record_decoder(self) -> RecordDecoder | None:
         """Decodes a page into typed records (typed.py): lists of records, not single objects or detail reads."""
-        if self.single_object or self.detail_path or not self.page_loop:
+        if self.single_object or self.detail_path:
             return None
         return RecordDecoder(self.name, self.list_key or self.name, list(self.schema["properties"]))
 

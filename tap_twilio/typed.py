@@ -66,9 +66,6 @@ class TypedRecord(msgspec.Struct, gc=False):
     def __len__(self) -> int:
         return len(self.keys())
 
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.items())
-
     @classmethod
     def getter(cls, key: str) -> Callable[[Any], Any]:
         """A C-level reader of one field (KeyError if the schema has no such field); UNSET where it is absent."""
