@@ -146,9 +146,11 @@ class StreamBase(RESTStream[Any]):
             return {}
         return {"PageSize": min(self.run.settings.page_size, self.page_size_max), **self.extra_params}
 
-    def iter_pages(self, context: dict[str, Any], params: dict[str, Any], *, dated: bool = False) -> Iterator[Page]:
-        """Every page of one list (called from worker threads); `dated`: each page's filter dates are read with its
-        next link (lists.ListsStream._split and _passed ask for them)."""
+    def iter_pages(
+        self, context: dict[str, Any], params: dict[str, Any], *, dated: Callable[[], bool] | None = None
+    ) -> Iterator[Page]:
+        """Every page of one list (called from worker threads); `dated`: a page's filter dates are read with its
+        next link when `dated()` says, as it is asked for (lists.ListsStream._split and _passed will read them)."""
         account = context.get("account_sid")
         client = self.run.client_for(account, self.product)
         request = self.get_http_request(page=PageContext(context, None))
@@ -163,6 +165,7 @@ class StreamBase(RESTStream[Any]):
             label=self.name,
             sizes=self.run.page_sizes,  # smaller pages after repeated 5xx (pagination.PageSizes)
             fields=(self.list_key or self.name, self.filter_field or "") if dated else None,
+            fields_wanted=dated,
         )
         if self.single_object:
             yield next(pages)
@@ -199,7 +202,10 @@ class StreamBase(RESTStream[Any]):
         """Decodes a page into typed records (typed.py): lists of records, not single objects or detail reads."""
         if self.single_object or self.detail_path:
             return None
-        return RecordDecoder(self.name, self.list_key or self.name, list(self.schema["properties"]))
+        # the fields the hot path reads by attribute are built; the rest pass through as Twilio's JSON text
+        read = {*self._date_fields, *self._number_fields, self.replication_key, self.filter_field}
+        names = list(self.schema["properties"])
+        return RecordDecoder(self.name, self.list_key or self.name, names, frozenset(n for n in names if n in read))
 
     @cached_property
     def _convert(self) -> Callable[[dict[str, Any]], dict[str, Any]]:

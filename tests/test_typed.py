@@ -162,3 +162,29 @@ def test_a_typed_record_reads_like_a_dict_and_an_absent_field_stays_absent() -> 
     assert msgspec.json.decode(msgspec.json.encode(records[0])) == {"sid": "SM1"}
     assert decoder.decode(b'{"messages": [{"sid": "SM1", "other": 1}]}') is None  # a field the schema lacks
     assert decoder.decode(b'{"meta": {"key": "messages"}}') is None  # no list where it is expected: dicts say why
+
+
+def test_fields_the_hot_path_does_not_read_pass_through_as_twilios_json_text_and_read_like_a_dict() -> None:
+    decoder = RecordDecoder(
+        "messages", "messages", ["sid", "body", "links", "num", "gone", "date_sent"], frozenset({"date_sent"})
+    )
+    content = (
+        b'{"messages": [{"sid": "SM1", "body": "caf\\u00e9 \\"q\\"", "links": {"media": "/M.json"}, "num": 1.50,'
+        b' "gone": null, "date_sent": "Fri, 18 Oct 2024 17:00:01 +0000"}]}'
+    )
+    records = decoder.decode(content)
+    assert records is not None
+    record = records[0]
+    assert record.raw == {"sid", "body", "links", "num", "gone"}
+    assert isinstance(record.body, msgspec.Raw) and bytes(record.body) == b'"caf\\u00e9 \\"q\\""'
+    assert record.date_sent == "Fri, 18 Oct 2024 17:00:01 +0000"  # built: the converter reads it by attribute
+    # encoded as Twilio sent it: the same JSON as the dict path writes
+    assert msgspec.json.decode(msgspec.json.encode(record)) == json.loads(content)["messages"][0]
+    assert record.keys() == ["sid", "body", "links", "num", "gone", "date_sent"]
+    assert isinstance(record.sid, msgspec.Raw)  # listing the keys decodes nothing
+    getter = record.getter("links")
+    assert getter(record) == {"media": "/M.json"}
+    assert record["body"] == 'caf\u00e9 "q"' and record.body == 'caf\u00e9 "q"'  # decoded once, then kept
+    assert record.get("gone", 5) is None and "gone" in record and record["num"] == 1.5
+    record["links"]["media"] = "/N.json"  # a nested value read like a dict's is the record's own
+    assert msgspec.json.decode(msgspec.json.encode(record))["links"] == {"media": "/N.json"}
