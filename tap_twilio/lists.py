@@ -100,7 +100,13 @@ class ListsStream(VersionedStream):
         # no enumerate(), and no name for a page once handed on: the writer decodes it, and a reference here (this
         # frame waits at `yield` until its lane has room) kept dozens of decoded pages alive in a big partition
         splits = self._splits(unit)
-        for page in self.iter_pages(unit.context, params, dated=splits):
+
+        # a page's dates are read with its next link where they will be asked for: to split at the first page, and
+        # after a split to see whether the list passed the cut (49 of the 139 pages of 100,000 messages)
+        def dated() -> bool:
+            return index < 0 or cut is not None
+
+        for page in self.iter_pages(unit.context, params, dated=dated if splits else None):
             index += 1
             if index == 0 and page.next_link and splits:
                 found = self._split(unit, page)

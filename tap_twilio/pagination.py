@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from tap_twilio.http import SERVER_ERRORS, RetriesExhaustedError, TwilioError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from tap_twilio.http import TwilioClient
     from tap_twilio.page import Page
@@ -77,6 +77,7 @@ def follow_pages(  # the request's parts, then how to read it
     label: str = "",
     sizes: PageSizes | None = None,
     fields: tuple[str, str] | None = None,
+    fields_wanted: Callable[[], bool] | None = None,
 ) -> Iterator[Page]:
     """Every page of one list: the first from `url` + `params`, then each next link verbatim.
 
@@ -84,7 +85,8 @@ def follow_pages(  # the request's parts, then how to read it
     (v2010) is relative to the product's `root`, which may carry a path prefix. A link seen before is an error,
     not an endless loop. With `sizes`, a page that keeps answering 5xx is asked for again in half the size (its
     token keeps the position, so every record still comes once), and the stream's later lists start smaller.
-    `fields`: read with each page's next link (TwilioClient.get).
+    `fields`: read with each page's next link (TwilioClient.get), or with those pages only for which
+    `fields_wanted()` says so when the next one is asked for.
     """
     seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
     asked = _page_size(url, params)
@@ -100,7 +102,7 @@ def follow_pages(  # the request's parts, then how to read it
                 headers,
                 label,
                 server_errors=SERVER_ERRORS_BEFORE_SMALLER_PAGES if shrinkable else None,
-                fields=fields,
+                fields=fields if fields_wanted is None or fields_wanted() else None,
             )
         except RetriesExhaustedError as exc:
             if not (shrinkable and sizes is not None and size is not None and exc.reason in SERVER_ERRORS):

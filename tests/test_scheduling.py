@@ -9,13 +9,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import pytest
 import requests
 from conftest import FAST_RETRIES, discover, run_tap, select
 from twilio_sandbox import Sandbox
 from twilio_sandbox.faults import Faults, ScriptedFault
 
+from tap_twilio import http
 from tap_twilio.dates import format_iso
+from tap_twilio.lists import ListsStream
+from tap_twilio.page import Page
 from tap_twilio.run import STATE_SHARE, STATE_SMALL_BYTES
+from tap_twilio.tap import TapTwilio
 
 
 def bookmark(state: dict[str, Any], stream: str, account: str) -> str | None:
@@ -120,6 +125,37 @@ def test_a_dense_window_is_split_into_day_ranges_read_at_once(tmp_path: Path) ->
         assert sb.stats.max_in_flight > 2, "ranges of one account are read at once"
         # the split costs few requests: about one page per range more than the pages of the data
         assert sb.stats.total <= 3000 / 100 * 1.6 + 5
+
+
+def test_a_splittable_lists_dates_are_read_with_its_next_link_only_on_the_pages_that_will_ask(
+    monkeypatch: pytest.MonkeyPatch, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    """The first page (to split) and the pages after a split (to see the cut passed): read in one pass with their
+    next link; any other page only for its link (a page's dates cost a third more than its link)."""
+    asked: list[bool] = []
+    pre_read: list[bool] = []
+    read_page, oldest = http.read_page, ListsStream._oldest
+
+    def counted_read(url: str, content: bytes, fields: tuple[str, str] | None = None) -> Page:
+        asked.append(fields is not None)
+        return read_page(url, content, fields)
+
+    def counted_oldest(self: ListsStream, page: Page) -> dt.datetime | None:
+        pre_read.append(bool(page._fields))
+        return oldest(self, page)
+
+    monkeypatch.setattr(http, "read_page", counted_read)
+    monkeypatch.setattr(ListsStream, "_oldest", counted_oldest)
+    with Sandbox(seed=42, subaccounts=0, days=30, sizes={"messages": 3000}) as sb:
+        start = (sb.now - dt.timedelta(days=32)).replace(hour=0, minute=0, second=0, microsecond=0)
+        config = sb.tap_config(start_date=format_iso(start), date_window_days=30, page_size=100, **FAST_RETRIES)
+        catalog = select(TapTwilio(config=config, parse_env_config=False).catalog_dict, {"messages"})
+        TapTwilio(config=config, catalog=catalog, parse_env_config=False).sync_all()
+    written = [line for line in capsysbinary.readouterr().out.splitlines() if line.startswith(b'{"type":"RECORD"')]
+    assert len(written) == 3000
+    assert pre_read and all(pre_read), "every page whose dates were asked for had them read with its link"
+    assert asked.count(True) <= len(pre_read), "no page had its dates read for nothing"
+    assert asked.count(False) > len(asked) // 3, "most pages after a list's first are read for their link only"
 
 
 def test_each_account_stays_within_its_own_limit_while_several_run_at_once(tmp_path: Path) -> None:
