@@ -286,7 +286,7 @@ class StreamBase(RESTStream[Any]):
             self.convert_records(records)
         for key, value in context.items():  # the partition's keys, where the schema has them and Twilio did not say
             if key in self._properties:
-                field = typed_getter(records, key)
+                field = typed_getter(records, key, raw=True)  # absent or not: a raw field need not be decoded
                 if field is not None:
                     for record in [r for r in records if field(r) is UNSET]:
                         record[key] = value

@@ -80,13 +80,13 @@ class TypedRecord(msgspec.Struct, gc=False):
         return len(self.keys())
 
     @classmethod
-    def getter(cls, key: str) -> Callable[[Any], Any]:
+    def getter(cls, key: str, *, raw: bool = False) -> Callable[[Any], Any]:
         """A reader of one field (KeyError if the schema has no such field); UNSET where it is absent. C-level for a
-        field decoded with the page; a field kept raw is decoded as it is read."""
-        attr = cls.fields[key]
-        if key in cls.raw:
+        field decoded with the page; a field kept raw is decoded as it is read, unless `raw` (its msgspec.Raw is
+        enough to tell a present field from an absent one)."""
+        if key in cls.raw and not raw:
             return lambda record: record.get(key, UNSET)
-        return operator.attrgetter(attr)
+        return operator.attrgetter(cls.fields[key])
 
 
 _TAKEN = frozenset(dir(TypedRecord))
@@ -132,9 +132,9 @@ class RecordDecoder:
         return records
 
 
-def typed_getter(records: list[Any], key: str) -> Callable[[Any], Any] | None:
+def typed_getter(records: list[Any], key: str, *, raw: bool = False) -> Callable[[Any], Any] | None:
     """A reader of field `key` when `records` are typed and the schema has it; else None (dicts: index them)."""
     first = records[0] if records else None
     if isinstance(first, TypedRecord) and key in first.fields:
-        return first.getter(key)
+        return first.getter(key, raw=raw)
     return None
