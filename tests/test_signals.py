@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,28 @@ from conftest import TAP, TapRun, discover, parse_output, run_tap, select, tap_a
 from twilio_sandbox import Sandbox
 
 STREAMS = {"messages", "calls"}
+
+
+def read_to_end(proc: subprocess.Popen[str], timeout: float) -> tuple[str, str]:
+    """The rest of stdout, from the same reader (communicate() would read the pipe beneath it and lose what that
+    reader had read ahead: a line cut in two, seen once in CI), and stderr, read on a thread meanwhile so that neither
+    pipe can stall the process; the process is killed if it has not ended within `timeout`."""
+    assert proc.stdout is not None and proc.stderr is not None
+    errors: list[str] = []
+    stderr = proc.stderr
+    reader = threading.Thread(target=lambda: errors.append(stderr.read()), daemon=True)
+    reader.start()
+    killer = threading.Timer(timeout, proc.kill)
+    killer.start()
+    try:
+        rest = proc.stdout.read()
+        reader.join()
+        proc.wait()
+    finally:
+        killer.cancel()
+        proc.stdout.close()
+        stderr.close()
+    return rest, errors[0]
 
 
 @pytest.fixture
@@ -45,7 +68,7 @@ def test_a_signal_ends_the_sync_with_its_finished_work_and_exit_128_plus_signal(
             break
     proc.send_signal(signum)
     requests_at_signal = slow_sandbox.stats.total
-    rest, stderr = proc.communicate(timeout=15)  # GRACE_SECONDS is 5: it is gone long before
+    rest, stderr = read_to_end(proc, timeout=15)  # GRACE_SECONDS is 5: it is gone long before
     lines += rest.splitlines(keepends=True)
 
     assert proc.returncode == 128 + signum, stderr[-3000:]
