@@ -131,7 +131,7 @@ def test_a_splittable_lists_dates_are_read_with_its_next_link_only_on_the_pages_
     monkeypatch: pytest.MonkeyPatch, capsysbinary: pytest.CaptureFixture[bytes]
 ) -> None:
     """The first page (to split) and the pages after a split (to see the cut passed): read in one pass with their
-    next link; any other page only for its link (a page's dates cost a third more than its link)."""
+    next link; any other page only for its link (reading its dates too costs half as much again)."""
     asked: list[bool] = []
     pre_read: list[bool] = []
     read_page, oldest = http.read_page, ListsStream._oldest
