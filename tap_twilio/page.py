@@ -34,21 +34,26 @@ def _field_decoder(list_key: str, names: tuple[str, ...]) -> msgspec.json.Decode
     return msgspec.json.Decoder(fields)
 
 
+def _outline(content: bytes, list_key: str, name: str) -> tuple[Any, dict[tuple[str, str], list[Any]]]:
+    """A page's next link (in the outline) and one field and the sids of its records, in one pass."""
+    names = tuple(dict.fromkeys((name, "sid")))
+    outline = _field_decoder(list_key, names).decode(content)
+    records = getattr(outline, list_key)
+    return outline, {(list_key, n): [getattr(r, n) for r in records] for n in names}
+
+
 def read_page(url: str, content: bytes, fields: tuple[str, str] | None = None) -> Page:
     """A page from its content (msgspec.DecodeError if it is not a JSON object): its next link and, with `fields`
     (a list key, a field name), that field and the sids of its records, read in the same pass: a worker that will
     ask for them (a dense window's split, the end of a split list) skims the page once, not twice."""
     if fields is not None:
-        list_key, name = fields
-        names = tuple(dict.fromkeys((name, "sid")))
         try:
-            outline = _field_decoder(list_key, names).decode(content)
+            outline, found = _outline(content, *fields)
         except msgspec.ValidationError:  # a list of something else: values() reads it as dicts
             pass
         else:
             page = Page(url, content=content, next_link=outline.next())
-            records = getattr(outline, list_key)
-            page._fields.update({(list_key, n): [getattr(r, n) for r in records] for n in names})
+            page._fields.update(found)
             return page
     return Page(url, content=content, next_link=LINKS.decode(content).next())
 
@@ -82,9 +87,7 @@ class Page:
         if self._body is not None:
             return [r.get(name) for r in self._body.get(list_key) or [] if isinstance(r, dict)]
         if (list_key, name) not in self._fields:
-            names = tuple(dict.fromkeys((name, "sid")))
-            records = getattr(_field_decoder(list_key, names).decode(self._content), list_key)
-            self._fields.update({(list_key, n): [getattr(r, n) for r in records] for n in names})
+            self._fields.update(_outline(self._content, list_key, name)[1])
         return self._fields[list_key, name]
 
     def typed(self, decoder: RecordDecoder) -> list[Any] | None:

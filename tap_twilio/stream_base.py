@@ -210,14 +210,15 @@ class StreamBase(RESTStream[Any]):
     @cached_property
     def _convert(self) -> Callable[[dict[str, Any]], dict[str, Any]]:
         """Types a record in place: ISO-8601 UTC dates, exact numbers, no secrets (see converter())."""
-        fields = (self._date_fields, self._number_fields, self._drop_fields)
-        return converter(self.name, *fields, parsed=self._numbers, parse_number=self._parse_number)
+        return self._converter(None)
 
     @cached_property
     def _convert_typed(self) -> Callable[[Any], Any]:
         """_convert for typed records (by attribute)."""
+        return self._converter(self._record_decoder.record_type.fields if self._record_decoder else {})
+
+    def _converter(self, attributes: dict[str, str] | None) -> Callable[[Any], Any]:
         fields = (self._date_fields, self._number_fields, self._drop_fields)
-        attributes = self._record_decoder.record_type.fields if self._record_decoder else {}
         return converter(
             self.name, *fields, parsed=self._numbers, parse_number=self._parse_number, attributes=attributes
         )
