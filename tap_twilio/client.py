@@ -14,6 +14,7 @@ from singer_sdk.mapper import SameRecordTransform
 from typing_extensions import override
 
 from tap_twilio.lists import ListsStream
+from tap_twilio.stop import StopSignalError
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterable
@@ -81,10 +82,15 @@ class TwilioStream(ListsStream):
         # this loop takes a page at a time and writes the same messages in the same order; anything else (a dry
         # run's record limit, a post_process, an unselected parent of selected children) takes the SDK's loop.
         writer = self.run.writer
-        if writer is None or not self._pages_written(write_messages=write_messages):
-            yield from super()._sync_records(context, write_messages=write_messages)
-            return
-        self._sync_pages(context, writer)  # the SDK's sync() only drains this generator: no record is yielded
+        try:
+            if writer is None or not self._pages_written(write_messages=write_messages):
+                yield from super()._sync_records(context, write_messages=write_messages)
+                return
+            self._sync_pages(context, writer)  # the SDK's sync() only drains this generator: no record is yielded
+        except Exception:
+            if (signum := self.run.stop_signal) is not None:  # a list that the signal stopped failed first: that
+                raise StopSignalError(signum) from None  # is the stop, not the stream's error (no SDK error line)
+            raise
 
     def _pages_written(self, *, write_messages: bool = True) -> bool:
         """Whether this stream's records are written a page at a time by _sync_pages (else: the SDK's loop)."""

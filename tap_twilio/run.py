@@ -57,6 +57,7 @@ class SyncRun:
         self._progress_at: dict[tuple[str, str], float] = {}
         self.set_clock(self.started_at)
         self.cancel = threading.Event()
+        self.stop_signal: int | None = None  # the signal that stopped the run (stop.Stopper)
         self.accounts = AccountDirectory(self)
         self.page_sizes = PageSizes(logger)  # smaller pages for the streams Twilio failed on at the configured size
         self.skipped: list[tuple[str, str, int]] = []
@@ -300,8 +301,9 @@ class SyncRun:
         if "gate" in self.__dict__:
             self.gate.connections.close()
 
-    def stop_requests(self) -> None:
+    def stop_requests(self, signum: int) -> None:
         """A signal asked the run to stop: no list and no request starts from now on (safe in a signal handler)."""
+        self.stop_signal = signum
         self.cancel.set()
         if "gate" in self.__dict__:
             self.gate.stopped.set()

@@ -48,9 +48,15 @@ class Stopper:
         if self.signum is None:
             self.signum = signum
             if self.run is not None:
-                self.run.stop_requests()
+                self.run.stop_requests(signum)
             threading.Thread(target=self._watchdog, name="twilio-stop", daemon=True).start()
         self._deliver(frame)
+
+    def stand_down(self) -> None:
+        """The sync is ending on its own (writing the STATE of an interrupted run): no `StopSignalError` from now
+        on, so a delivery put off while a line was being written cannot break off that ending half-way."""
+        self._raised = True
+        signal.setitimer(signal.ITIMER_REAL, 0)
 
     def _deliver(self, frame: FrameType | None) -> None:
         if self._raised or self.signum is None:

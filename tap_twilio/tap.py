@@ -160,6 +160,7 @@ class TapTwilio(Tap):
     def _interrupted(self, signum: int) -> None:
         """A stop signal ended the sync: the finished work's STATE, one line, exit 128 + the signal."""
         run, writer = self.run, self.message_writer
+        self._stopper.stand_down()
         run.close()
         writer.discard_partial()
         with contextlib.suppress(OSError):

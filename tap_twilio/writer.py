@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import datetime as dt
+import select
 import sys
 import time
 from typing import Any
@@ -111,7 +112,21 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         if out is None:
             stdout.write(self._buffer.decode())
         else:
-            out.write(self._buffer)
+            write_all(out, self._buffer)
         self.bytes_written += len(self._buffer)
         self._buffer.clear()
         (out or stdout).flush()
+
+
+def write_all(out: Any, data: bytearray) -> None:
+    """Write all of `data`. Under `python -u` or PYTHONUNBUFFERED=1 (set in many images and schedulers), stdout's
+    binary layer is the raw file: a write that a signal interrupts (our stop, a scheduler's SIGTERM) takes only part
+    of the data, and a non-blocking pipe takes what fits; the rest must be written again, not dropped."""
+    at = 0
+    while at < len(data):
+        with memoryview(data)[at:] as rest:  # released at once: the caller clears `data` next
+            written = out.write(rest)
+        if written is None:  # a non-blocking pipe is full: wait until the reader makes room
+            select.select([], [out], [])
+        else:
+            at += written

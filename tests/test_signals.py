@@ -4,15 +4,22 @@ seconds; a run started from that STATE completes the sync without losing a recor
 
 from __future__ import annotations
 
+import io
+import json
+import os
 import signal
 import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import TAP, TapRun, discover, parse_output, run_tap, select, tap_args
 from twilio_sandbox import Sandbox
+
+from tap_twilio.writer import BufferedMsgSpecWriter
 
 STREAMS = {"messages", "calls"}
 
@@ -46,9 +53,20 @@ def slow_sandbox() -> Sandbox:
         yield sb
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def stdout_env(unbuffered: bool) -> dict[str, str]:
+    """The environment with PYTHONUNBUFFERED set or not (set: stdout's binary layer is the raw file, whose writes
+    a signal cuts short; many images and schedulers set it, and so may the environment the tests run in)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    return {**env, "PYTHONUNBUFFERED": "1"} if unbuffered else env
+
+
+@pytest.mark.parametrize(
+    ("signum", "unbuffered"),
+    [(signal.SIGTERM, False), (signal.SIGTERM, True), (signal.SIGINT, True)],
+    ids=["SIGTERM", "SIGTERM-unbuffered", "SIGINT-unbuffered"],
+)
 def test_a_signal_ends_the_sync_with_its_finished_work_and_exit_128_plus_signal(
-    slow_sandbox: Sandbox, tmp_path: Path, signum: signal.Signals
+    slow_sandbox: Sandbox, tmp_path: Path, signum: signal.Signals, unbuffered: bool
 ) -> None:
     config = slow_sandbox.tap_config(max_concurrency=2, date_window_days=7, backoff_base_seconds=0.01)
     catalog = select(discover(tmp_path, config), STREAMS)
@@ -57,6 +75,7 @@ def test_a_signal_ends_the_sync_with_its_finished_work_and_exit_128_plus_signal(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=stdout_env(unbuffered),
     )
     assert proc.stdout is not None
     lines = []
@@ -74,6 +93,7 @@ def test_a_signal_ends_the_sync_with_its_finished_work_and_exit_128_plus_signal(
     assert proc.returncode == 128 + signum, stderr[-3000:]
     assert "Traceback" not in stderr
     assert "Gracefully shutting down" not in stderr
+    assert "An unhandled error occurred" not in stderr, "a list the signal stopped is the stop, not an error"
     said = [line for line in stderr.splitlines() if f"Interrupted by {signum.name}" in line]
     assert len(said) == 1, stderr[-3000:]
     assert "STATE written, the next run resumes" in said[0] and "records" in said[0]
@@ -99,3 +119,33 @@ def test_a_signal_before_the_sync_starts_is_one_line_too(tmp_path: Path, config:
     _, stderr = proc.communicate(timeout=30)
     assert proc.returncode in {128 + signal.SIGTERM, -signal.SIGTERM}  # before Python installed a handler: the OS's
     assert "Traceback" not in stderr
+
+
+def test_a_raw_stdout_that_takes_part_of_a_write_is_given_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What `python -u` or PYTHONUNBUFFERED=1 makes of stdout (a text layer over the raw file, no buffer between),
+    on a non-blocking pipe that takes 64 kB at a time and is read slowly: every byte arrives, once, in order."""
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    raw = io.FileIO(write_end, "wb")
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(raw, write_through=True))  # type: ignore[arg-type]
+    received = bytearray()
+
+    def read_slowly() -> None:
+        with open(read_end, "rb", buffering=0) as pipe:
+            while chunk := pipe.read(4096):
+                received.extend(chunk)
+                time.sleep(0.0005)
+
+    reader = threading.Thread(target=read_slowly)
+    reader.start()
+    writer = BufferedMsgSpecWriter()
+    records = [{"sid": f"SM{i:032d}", "body": "x" * 200} for i in range(3000)]
+    writer.write_records("messages", records, None)  # drains a quarter of a megabyte at a time
+    writer.write_state({"bookmarks": {}})
+    raw.close()
+    reader.join()
+
+    lines = bytes(received).splitlines()
+    assert [json.loads(line)["record"]["sid"] for line in lines[:-1]] == [r["sid"] for r in records]
+    assert json.loads(lines[-1]) == {"type": "STATE", "value": {"bookmarks": {}}}
+    assert writer.bytes_written == len(received)
