@@ -162,7 +162,6 @@ class TapTwilio(Tap):
         run, writer = self.run, self.message_writer
         self._stopper.stand_down()
         run.close()
-        writer.discard_partial()
         with contextlib.suppress(OSError):
             writer.write_state(self.state)  # the finished work: the next run resumes after it
         name = signal.Signals(signum).name

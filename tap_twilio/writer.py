@@ -32,12 +32,17 @@ class RecordLine(msgspec.Struct, gc=False):
 
 
 class BufferedMsgSpecWriter(MsgSpecWriter):
-    """msgspec encoding (exact Decimals as JSON numbers); a STATE is never ahead of its records."""
+    """msgspec encoding (exact Decimals as JSON numbers); a STATE is never ahead of its records.
+
+    Messages wait as the chunks msgspec encoded them (whole lines, LINES_AT_ONCE records to a chunk) and each chunk
+    is written out as it is: no copy into one growing buffer, which cost a copy of every byte, reallocations and the
+    page faults of a new quarter megabyte after every write (about 3% of the instructions per record)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        """Start with an empty buffer, drained at exit whatever happens."""
+        """Start with nothing pending, drained at exit whatever happens."""
         super().__init__(*args, **kwargs)
-        self._buffer = bytearray()
+        self._pending: list[bytes] = []  # whole lines, in order
+        self._pending_bytes = 0
         self._second, self._extracted_at = -1, ""
         self.records: dict[str, int] = {}  # RECORD messages written per stream (the closing summary)
         self.bytes_written = 0  # everything written out so far
@@ -45,10 +50,10 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
 
     def write_message(self, message: Any) -> None:
         """Write one message; a STATE drains the buffer so a killed run resumes from what was written."""
-        self._buffer += self.format_message(message)
+        self._add(bytes(self.format_message(message)))
         if message.type == SingerMessageType.RECORD:
             self.records[message.stream] = self.records.get(message.stream, 0) + 1
-        if message.type == SingerMessageType.STATE or len(self._buffer) >= FLUSH_BYTES:
+        if message.type == SingerMessageType.STATE:
             self.drain()
 
     def serialize_message(self, message: Message) -> bytearray:
@@ -60,19 +65,16 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
 
     def write_state(self, value: Any) -> int:
         """Write a STATE (draining the records before it); returns its size in bytes."""
-        encoded = self.format_message(StateMessage(value=value))
-        self._buffer += encoded
+        encoded = bytes(self.format_message(StateMessage(value=value)))
+        self._add(encoded)
         self.drain()
         return len(encoded)
 
     def write_record(self, stream: str, record: dict[str, Any], version: int | None) -> None:
         """One RECORD message (a record whose child lists are written before the next record)."""
-        buffer = self._buffer
-        encoder.encode_into(RecordLine("RECORD", stream, record, self._version(version), self._extracted()), buffer, -1)
-        buffer += b"\n"
+        line = RecordLine("RECORD", stream, record, self._version(version), self._extracted())
         self.records[stream] = self.records.get(stream, 0) + 1
-        if len(buffer) >= FLUSH_BYTES:
-            self.drain()
+        self._add(encoder.encode_lines((line,)))
 
     def write_records(self, stream: str, records: list[dict[str, Any]], version: int | None) -> None:
         """A page's RECORD messages, LINES_AT_ONCE to a call."""
@@ -80,12 +82,16 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
             return
         extracted, version_ = self._extracted(), self._version(version)
         lines = [RecordLine("RECORD", stream, r, version_, extracted) for r in records]
-        buffer = self._buffer
         for at in range(0, len(lines), LINES_AT_ONCE):
-            buffer += encoder.encode_lines(lines[at : at + LINES_AT_ONCE])
-            if len(buffer) >= FLUSH_BYTES:
-                self.drain()
+            self._add(encoder.encode_lines(lines[at : at + LINES_AT_ONCE]))
         self.records[stream] = self.records.get(stream, 0) + len(records)
+
+    def _add(self, lines: bytes) -> None:
+        """Whole lines to write out, in turn; written out once a quarter megabyte waits."""
+        self._pending.append(lines)
+        self._pending_bytes += len(lines)
+        if self._pending_bytes >= FLUSH_BYTES:
+            self.drain()
 
     @staticmethod
     def _version(version: int | None) -> Any:
@@ -99,32 +105,39 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
             self._extracted_at = dt.datetime.fromtimestamp(now, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         return self._extracted_at
 
-    def discard_partial(self) -> None:
-        """Drop a message left half-built in the buffer (a sync stopped in the middle of it): whole lines stay."""
-        del self._buffer[self._buffer.rfind(b"\n") + 1 :]
+    def take_pending(self) -> bytes:
+        """What waits to be written out, no longer waiting (tests read it instead of stdout)."""
+        pending = b"".join(self._pending)
+        self._pending.clear()
+        self._pending_bytes = 0
+        return pending
 
     def drain(self) -> None:
-        """Write out and flush what is buffered."""
-        if not self._buffer:
+        """Write out and flush what waits, a chunk at a time (one that failed to be written stays pending)."""
+        pending = self._pending
+        if not pending:
             return
         stdout = sys.stdout
         out = getattr(stdout, "buffer", None)  # absent when stdout is a StringIO (the SDK's test runner)
-        if out is None:
-            stdout.write(self._buffer.decode())
-        else:
-            write_all(out, self._buffer)
-        self.bytes_written += len(self._buffer)
-        self._buffer.clear()
+        while pending:
+            chunk = pending[0]
+            if out is None:
+                stdout.write(chunk.decode())
+            else:
+                write_all(out, chunk)
+            del pending[0]
+            self._pending_bytes -= len(chunk)
+            self.bytes_written += len(chunk)
         (out or stdout).flush()
 
 
-def write_all(out: Any, data: bytearray) -> None:
+def write_all(out: Any, data: bytes) -> None:
     """Write all of `data`. Under `python -u` or PYTHONUNBUFFERED=1 (set in many images and schedulers), stdout's
     binary layer is the raw file: a write that a signal interrupts (our stop, a scheduler's SIGTERM) takes only part
     of the data, and a non-blocking pipe takes what fits; the rest must be written again, not dropped."""
     at = 0
     while at < len(data):
-        with memoryview(data)[at:] as rest:  # released at once: the caller clears `data` next
+        with memoryview(data)[at:] as rest:
             written = out.write(rest)
         if written is None:  # a non-blocking pipe is full: wait until the reader makes room
             select.select([], [out], [])
