@@ -14,7 +14,9 @@ if TYPE_CHECKING:
     from tap_twilio.typed import RecordDecoder
 
 
-TYPED_WEIGHT = 2  # a page of typed records against its bytes (which its raw fields keep alive), in memory
+# a page of typed records against its bytes, in memory (its raw fields keep the bytes alive): 2.26 for 1,000
+# messages, measured with tracemalloc
+TYPED_WEIGHT = 2.25
 
 
 @functools.cache
@@ -49,7 +51,7 @@ def read_page(
         if typed is not None:
             records, link = typed
             page = Page(url, {decoder.list_key: records}, next_link=link)
-            page.nbytes = len(content) * TYPED_WEIGHT
+            page.nbytes = int(len(content) * TYPED_WEIGHT)
             return page
     if fields is not None:
         try:
