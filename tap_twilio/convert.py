@@ -22,9 +22,11 @@ def converter(
     parsed: dict[str, int | Decimal | None],
     parse_number: Callable[[str, str], int | Decimal | None],
     attributes: dict[str, str] | None = None,
+    page: bool = False,
 ) -> Callable[[Any], Any]:
     """A stream's record conversion as one function with its fields written out: no loops over field names per
-    record (about a fifth less time than the loops, measured on pages of 1,000 messages).
+    record (about a fifth less time than the loops, measured on pages of 1,000 messages). With `page`, the function
+    converts a list of records in one loop (no call per record) and returns None.
 
     Dates in Twilio's fixed form "Fri, 18 Oct 2019 17:00:00 +0000" are sliced, with a per-day cache; any other
     form goes through to_iso. A number's text is parsed once (`parse_number` keeps it in `parsed`).
@@ -60,7 +62,11 @@ def converter(
         ]
     for name in secrets:
         lines.append(f"    record.pop({name!r}, None)" if attributes is None else f"    {write(name)} = unset")
-    lines.append("    return record")
+    if page:  # the same body, once per record of the list
+        body = lines[1:] or ["    pass"]
+        lines = ["def convert(records):", "    for record in records:", *("    " + line for line in body)]
+    else:
+        lines.append("    return record")
     namespace: dict[str, Any] = {
         "days": DAY_CACHE,
         "to_iso": to_iso,
@@ -69,7 +75,7 @@ def converter(
         "missing": _MISSING,
         "unset": msgspec.UNSET,
     }
-    kind = "converter" if attributes is None else "typed converter"
+    kind = ("converter" if attributes is None else "typed converter") + (" of pages" if page else "")
     exec(compile("\n".join(lines), f"<{stream} {kind}>", "exec"), namespace)  # noqa: S102  # our own text
     convert: Callable[[Any], Any] = namespace["convert"]
     return convert

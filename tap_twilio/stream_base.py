@@ -214,21 +214,26 @@ class StreamBase(RESTStream[Any]):
         return self._converter(None)
 
     @cached_property
-    def _convert_typed(self) -> Callable[[Any], Any]:
-        """_convert for typed records (by attribute)."""
-        return self._converter(self._record_decoder.record_type.fields if self._record_decoder else {})
+    def _convert_page(self) -> Callable[[list[dict[str, Any]]], None]:
+        """_convert for a page's records, in one loop."""
+        return self._converter(None, page=True)
 
-    def _converter(self, attributes: dict[str, str] | None) -> Callable[[Any], Any]:
+    @cached_property
+    def _convert_typed_page(self) -> Callable[[list[Any]], None]:
+        """_convert_page for typed records (by attribute)."""
+        fields = self._record_decoder.record_type.fields if self._record_decoder else {}
+        return self._converter(fields, page=True)
+
+    def _converter(self, attributes: dict[str, str] | None, *, page: bool = False) -> Callable[[Any], Any]:
         fields = (self._date_fields, self._number_fields, self._drop_fields)
         return converter(
-            self.name, *fields, parsed=self._numbers, parse_number=self._parse_number, attributes=attributes
+            self.name, *fields, parsed=self._numbers, parse_number=self._parse_number, attributes=attributes, page=page
         )
 
     def convert_records(self, records: list[Any]) -> None:
         """Type a page's records in place (dicts, or typed records: a page holds one kind)."""
-        convert = self._convert if not records or records[0].__class__ is dict else self._convert_typed
-        for record in records:
-            convert(record)
+        if records:
+            (self._convert_page if records[0].__class__ is dict else self._convert_typed_page)(records)
 
     def _parse_number(self, name: str, value: str) -> int | Decimal | None:
         """A number's text parsed once: prices and counts repeat."""
