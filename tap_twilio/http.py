@@ -29,8 +29,6 @@ from tap_twilio.page import Page, decode, read_page
 if TYPE_CHECKING:
     from backoff._typing import Details
 
-    from tap_twilio.typed import RecordDecoder
-
 LOGGER = logging.getLogger("tap-twilio")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -293,22 +291,20 @@ class TwilioClient:
         *,
         server_errors: int | None = None,
         fields: tuple[str, str] | None = None,
-        decoder: RecordDecoder | None = None,
     ) -> Page:
         """GET a JSON object, retrying what Twilio says is safe to retry (5xx at most `server_errors` times when
         given: the caller has a smaller page to ask for instead, see pagination.follow_pages). `fields`: a list key
-        and a field its records' values are read of, with the next link; `decoder`: the page is decoded into typed
-        records where it can be (page.read_page)."""
+        and a field its records' values are read of, with the next link (page.read_page)."""
         self._local.server_errors, self._local.server_errors_left = server_errors, server_errors
         try:
             try:
-                page: Page = self._get(url, params, headers, label, fields=fields, decoder=decoder)
+                page: Page = self._get(url, params, headers, label, fields)
             except TwilioAPIError as exc:
                 if exc.status != UNAUTHORIZED:
                     raise
                 # sporadic 401s (CDN auth hiccups) are reported: one more try; a real 401 repeats
                 self.gate.stats.count(str(exc.status))
-                page = self._get(url, params, headers, label, fields=fields, decoder=decoder)
+                page = self._get(url, params, headers, label, fields)
         except _Retryable as exc:
             parts = urlsplit(url)
             if exc.unreachable:
@@ -327,9 +323,7 @@ class TwilioClient:
         params: dict[str, Any] | None,
         headers: dict[str, str] | None,
         label: str,
-        *,
         fields: tuple[str, str] | None,
-        decoder: RecordDecoder | None,
     ) -> Page:
         """One try: a Page, a _Retryable, or a TwilioAPIError for answers that retrying cannot change."""
         gate = self.gate
@@ -373,7 +367,7 @@ class TwilioClient:
         status = response.status
         if status == 200:
             try:
-                return read_page(url, content, fields, decoder)
+                return read_page(url, content, fields)
             except msgspec.DecodeError:
                 pass
             kind = response.headers.get("Content-Type", "no content type").split(";")[0]

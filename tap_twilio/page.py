@@ -7,23 +7,30 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from tap_twilio.links import LINKS, Links
-from tap_twilio.typed import TypedRecord
-
 if TYPE_CHECKING:
     from tap_twilio.typed import RecordDecoder
 
 
-# a page of typed records against its bytes, in memory (its raw fields keep the bytes alive): 2.26 for 1,000
-# messages, measured with tracemalloc
-TYPED_WEIGHT = 2.25
+class _Links(msgspec.Struct):
+    """What a worker reads of a page to ask for the next one; msgspec checks the whole page is a JSON object but
+    builds nothing of its records."""
+
+    next_page_uri: Any = None  # v2010 (relative)
+    meta: Any = None  # product APIs: meta.next_page_url (absolute)
+
+    def next(self) -> str | None:
+        link = self.meta.get("next_page_url") if isinstance(self.meta, dict) else self.next_page_uri
+        return str(link) if link else None
+
+
+LINKS = msgspec.json.Decoder(_Links)
 
 
 @functools.cache
 def _field_decoder(list_key: str, names: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
     """Reads a page's next link and these fields of its records, and nothing else."""
     record = msgspec.defstruct("Record", [(name, Any, None) for name in names])
-    fields = msgspec.defstruct("Fields", [(list_key, list[record], [])], bases=(Links,))  # type: ignore[valid-type]
+    fields = msgspec.defstruct("Fields", [(list_key, list[record], [])], bases=(_Links,))  # type: ignore[valid-type]
     return msgspec.json.Decoder(fields)
 
 
@@ -35,24 +42,10 @@ def _outline(content: bytes, list_key: str, name: str) -> tuple[Any, dict[tuple[
     return outline, {(list_key, n): [getattr(r, n) for r in records] for n in names}
 
 
-def read_page(
-    url: str, content: bytes, fields: tuple[str, str] | None = None, decoder: RecordDecoder | None = None
-) -> Page:
+def read_page(url: str, content: bytes, fields: tuple[str, str] | None = None) -> Page:
     """A page from its content (msgspec.DecodeError if it is not a JSON object): its next link and, with `fields`
     (a list key, a field name), that field and the sids of its records, read in the same pass: a worker that will
-    ask for them (a dense window's split, the end of a split list) skims the page once, not twice.
-
-    With `decoder`, a page whose records hold exactly the schema's fields is decoded into typed records (typed.py)
-    at once, with its link, by the worker that fetched it: one pass over the page instead of a skim for the link
-    and a decode by the writer (a fifth of the decode's cost saved). Such a page weighs more while it waits for the
-    writer (TYPED_WEIGHT)."""
-    if decoder is not None:
-        typed = decoder.decode_page(content)
-        if typed is not None:
-            records, link = typed
-            page = Page(url, {decoder.list_key: records}, next_link=link)
-            page.nbytes = int(len(content) * TYPED_WEIGHT)
-            return page
+    ask for them (a dense window's split, the end of a split list) skims the page once, not twice."""
     if fields is not None:
         try:
             outline, found = _outline(content, *fields)
@@ -92,7 +85,7 @@ class Page:
         """One field of every record, read from the content without building the records; the sids are read in
         the same pass (a window's first page is asked for its dates, then its sids: one scan of it, not two)."""
         if self._body is not None:
-            return [r.get(name) for r in self._body.get(list_key) or [] if isinstance(r, (dict, TypedRecord))]
+            return [r.get(name) for r in self._body.get(list_key) or [] if isinstance(r, dict)]
         if (list_key, name) not in self._fields:
             self._fields.update(_outline(self._content, list_key, name)[1])
         return self._fields[list_key, name]

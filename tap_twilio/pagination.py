@@ -15,7 +15,6 @@ if TYPE_CHECKING:
 
     from tap_twilio.http import TwilioClient
     from tap_twilio.page import Page
-    from tap_twilio.typed import RecordDecoder
 
 PAGE_SIZE_FLOOR = 50  # the smallest page asked for after repeated 5xx (Twilio's own default page size)
 SERVER_ERRORS_BEFORE_SMALLER_PAGES = 3  # 5xx in a row for one page before it is asked for in a smaller size
@@ -79,7 +78,6 @@ def follow_pages(  # the request's parts, then how to read it
     sizes: PageSizes | None = None,
     fields: tuple[str, str] | None = None,
     fields_wanted: Callable[[], bool] | None = None,
-    decoder: RecordDecoder | None = None,
 ) -> Iterator[Page]:
     """Every page of one list: the first from `url` + `params`, then each next link verbatim.
 
@@ -88,8 +86,7 @@ def follow_pages(  # the request's parts, then how to read it
     not an endless loop. With `sizes`, a page that keeps answering 5xx is asked for again in half the size (its
     token keeps the position, so every record still comes once), and the stream's later lists start smaller.
     `fields`: read with each page's next link (TwilioClient.get), or with those pages only for which
-    `fields_wanted()` says so when the next one is asked for. `decoder`: pages are decoded into typed records
-    where they can be (page.read_page).
+    `fields_wanted()` says so when the next one is asked for.
     """
     seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
     asked = _page_size(url, params)
@@ -106,7 +103,6 @@ def follow_pages(  # the request's parts, then how to read it
                 label,
                 server_errors=SERVER_ERRORS_BEFORE_SMALLER_PAGES if shrinkable else None,
                 fields=fields if fields_wanted is None or fields_wanted() else None,
-                decoder=decoder,
             )
         except RetriesExhaustedError as exc:
             if not (shrinkable and sizes is not None and size is not None and exc.reason in SERVER_ERRORS):

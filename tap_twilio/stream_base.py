@@ -166,7 +166,6 @@ class StreamBase(RESTStream[Any]):
             sizes=self.run.page_sizes,  # smaller pages after repeated 5xx (pagination.PageSizes)
             fields=(self.list_key or self.name, self.filter_field or "") if dated else None,
             fields_wanted=dated,
-            decoder=self._record_decoder if self.typed_records else None,
         )
         if self.single_object:
             yield next(pages)

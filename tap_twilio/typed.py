@@ -23,8 +23,6 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from tap_twilio.links import Links
-
 UNSET = msgspec.UNSET
 Raw = msgspec.Raw
 _decode_raw = msgspec.json.Decoder().decode
@@ -120,29 +118,18 @@ class RecordDecoder:
             gc=False,
             namespace={"fields": fields, "raw": raw},
         )
-        page = msgspec.defstruct(  # the page's records, and its next link (page.Links)
-            f"{stream}_page",
-            [(list_key, list[self.record_type])],  # type: ignore[name-defined]
-            bases=(Links,),
-            kw_only=True,  # a required field after the links' optional ones
-        )
-        self._decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(page)  # a Links with the records
+        page = msgspec.defstruct(f"{stream}_page", [(list_key, list[self.record_type])])  # type: ignore[name-defined]
+        self._decoder = msgspec.json.Decoder(page)
         self.list_key = list_key
 
     def decode(self, content: bytes) -> list[Any] | None:
         """The page's records, or None when they are not exactly the schema's fields (read them as dicts)."""
-        found = self.decode_page(content)
-        return None if found is None else found[0]
-
-    def decode_page(self, content: bytes) -> tuple[list[Any], str | None] | None:
-        """The page's records and its next link, or None when the records are not exactly the schema's fields
-        (read them as dicts); msgspec.DecodeError if the content is not JSON."""
         try:
             page = self._decoder.decode(content)
         except msgspec.ValidationError:
             return None
         records: list[Any] = getattr(page, self.list_key)
-        return records, page.next()
+        return records
 
 
 def typed_getter(records: list[Any], key: str, *, raw: bool = False) -> Callable[[Any], Any] | None:
