@@ -36,7 +36,7 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
 
     Messages wait as the chunks msgspec encoded them (whole lines, LINES_AT_ONCE records to a chunk) and each chunk
     is written out as it is: no copy into one growing buffer, which cost a copy of every byte, reallocations and the
-    page faults of a new quarter megabyte after every write (about 3% of the instructions per record)."""
+    page faults of a new quarter megabyte after every write."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Start with nothing pending, drained at exit whatever happens."""
