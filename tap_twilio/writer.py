@@ -50,7 +50,7 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
 
     def write_message(self, message: Any) -> None:
         """Write one message; a STATE drains the buffer so a killed run resumes from what was written."""
-        self._add(bytes(self.format_message(message)))
+        self._add(bytes(self.format_message(message)))  # a copy: the SDK encodes every message into one buffer
         if message.type == SingerMessageType.RECORD:
             self.records[message.stream] = self.records.get(message.stream, 0) + 1
         if message.type == SingerMessageType.STATE:

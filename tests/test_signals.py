@@ -26,8 +26,8 @@ STREAMS = {"messages", "calls"}
 
 def read_to_end(proc: subprocess.Popen[str], timeout: float) -> tuple[str, str]:
     """The rest of stdout, from the same reader (communicate() would read the pipe beneath it and lose what that
-    reader had read ahead: a line cut in two, seen once in CI), and stderr, read on a thread meanwhile so that neither
-    pipe can stall the process; the process is killed if it has not ended within `timeout`."""
+    reader had read ahead), and stderr, read on a thread meanwhile so that neither pipe can stall the process; the
+    process is killed if it has not ended within `timeout`."""
     assert proc.stdout is not None and proc.stderr is not None
     errors: list[str] = []
     stderr = proc.stderr
