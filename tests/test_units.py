@@ -9,8 +9,10 @@ import threading
 import time
 from decimal import Decimal
 
+import msgspec
 import pytest
 
+from tap_twilio import page as page_module
 from tap_twilio.config import Settings
 from tap_twilio.dates import format_iso, to_iso
 from tap_twilio.http import RetryPolicy, retry_after_seconds
@@ -214,3 +216,66 @@ def test_other_clients_on_the_account_hold_back_recovery_after_a_429():
     limiter.acquire()
     limiter.release()
     assert limiter.limit > 4, "once only our requests remain, the cap is earned back"
+
+
+NEXT = "/2010-04-01/Accounts/" + SID + "/Messages.json?PageSize=2&Page=1&PageToken=PASMb"
+_QUOTED = '{"body": "say \\"next_page_uri\\": \\"/x\\"}", "sid": "SMa"}'  # the key's text in a string
+
+
+@pytest.mark.parametrize(
+    ("content", "link"),
+    [
+        # the envelope after the list, as Twilio and the sandbox sort it
+        (b'{"end": 1, "messages": [{"sid": "SMa"}], "next_page_uri": "' + NEXT.encode() + b'", "page": 0}', NEXT),
+        (b'{"messages": [], "next_page_uri": null, "page": 0, "uri": "/x"}', None),
+        # the envelope before the list, and records that hold the key's text: the whole page is skimmed
+        (b'{"next_page_uri": "' + NEXT.encode() + b'", "messages": [{"sid": "SMa"}]}', NEXT),
+        (b'{"next_page_uri": null, "messages": [{"x": {"next_page_uri": "/nested"}}]}', None),
+        (b'{"messages": [{"x": {"next_page_uri": "/nested"}}], "next_page_uri": "/real"}', "/real"),
+        (b'{"next_page_uri": "/real", "messages": [' + _QUOTED.encode() + b"]}", "/real"),
+        (b'{"messages": [' + _QUOTED.encode() + b'], "next_page_uri": null}', None),
+        (b'{"next_page_uri": "/real", "messages": [{"body": "x \\"next_page_uri\\"", "n": 1}]}', "/real"),
+        (b'{"next_page_uri": "/real", "messages": [{"body": "ends in \\"next_page_uri", "n": 1}]}', "/real"),
+        # product APIs: meta after the list, before it, and a record with a "meta" of its own
+        (
+            b'{"users": [{"sid": "US1"}], "meta": {"next_page_url": "https://x/v1/Users?Page=1", "key": "users"}}',
+            "https://x/v1/Users?Page=1",
+        ),
+        (b'{"meta": {"next_page_url": null, "key": "users"}, "users": [{"meta": {"next_page_url": "/no"}}]}', None),
+        (b'  {"messages": [], "next_page_uri": "/after-space"}', "/after-space"),
+    ],
+)
+def test_a_pages_next_link_is_read_from_its_envelope_wherever_the_envelope_is(content, link):
+    assert page_module.next_link(content) == link == page_module.LINKS.decode(content).next()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"<html><body>502 Bad Gateway</body></html>",
+        b"",
+        b'{"messages": [{"sid": "SMa"}, {"sid": "SM',  # a cut body has lost its envelope
+        b'[{"next_page_uri": null}]',
+        b'{"messages": [], "next_page_uri": null} trailing',
+    ],
+)
+def test_a_page_that_is_not_one_json_object_is_rejected_as_before(content):
+    with pytest.raises(msgspec.DecodeError):
+        page_module.next_link(content)
+
+
+def test_the_envelope_after_the_list_is_read_without_skimming_the_list(monkeypatch):
+    """The worker reads a sorted page's next link from its last few hundred bytes, not its megabyte of records."""
+    records = ", ".join(f'{{"sid": "SM{i:032x}", "body": "hello"}}' for i in range(1000))
+    content = ('{"end": 999, "messages": [' + records + '], "next_page_uri": "' + NEXT + '", "page": 0}').encode()
+    read: list[int] = []
+
+    class Counting:
+        def decode(self, data: bytes) -> object:
+            read.append(len(data))
+            return page_module.LINKS_DECODER.decode(data)
+
+    monkeypatch.setattr(page_module, "LINKS_DECODER", page_module.LINKS, raising=False)
+    monkeypatch.setattr(page_module, "LINKS", Counting())
+    assert page_module.next_link(content) == NEXT
+    assert read == [len(content) - content.rindex(b'"next_page_uri"') + 1]
