@@ -48,7 +48,7 @@ def converter(
         lines += [
             f"    value = {read(name)}",
             "    if value:",
-            "        day = days.get(value[5:16]) if len(value) == 31 and value[25:] == ' +0000' else None",
+            "        day = days.get(value[5:16]) if value[25:] == ' +0000' else None",  # so len(value) == 31
             f"        {write(name)} = (",
             "            f'{day}T{value[17:25]}+00:00' if day and value[19] == value[22] == ':' else to_iso(value)",
             "        )",

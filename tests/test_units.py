@@ -58,7 +58,15 @@ def test_an_impossible_date_is_an_error_not_a_wrong_value():
 def test_a_streams_converter_types_dates_and_numbers_as_the_rules_say():
     messages = TapTwilio(config={"account_sid": SID, "auth_token": "x"}, parse_env_config=False).streams["messages"]
     convert = messages._convert  # type: ignore[attr-defined]
-    raws = ["Fri, 18 Oct 2019 17:00:00 +0000", "Fri, 8 Oct 2019 17:00:00 +0200", "2015-07-30T20:00:00Z", None, ""]
+    raws = [
+        "Fri, 18 Oct 2019 17:00:00 +0000",
+        "Fri, 8 Oct 2019 17:00:00 +0200",
+        "Fri, 8 Oct 2019 17:00:00 +0000",  # one character short of the fixed form: sliced, it would be wrong
+        "Fri, 18 Oct 2019 17.00.00 +0000",
+        "2015-07-30T20:00:00Z",
+        None,
+        "",
+    ]
     for raw in raws:
         record = convert({"date_created": raw, "date_sent": raw, "price": "-0.00790", "num_media": "2"})
         assert record["date_created"] == record["date_sent"] == (to_iso(raw) if raw else raw)
