@@ -3,9 +3,10 @@
     .venv/bin/python benchmarks/cpu.py [--quick] [--warm] [--runs N] [--json PATH]
 
 One account, only ``messages``, no latency. Both taps run against the same sandbox process, in the same cache state
-(the sandbox builds every page afresh for both: its response cache is off), interleaved (ours, singer-io, ours, ...)
-so that the machine's load falls on both alike. CPU is the tap process's user + system seconds (``os.wait4``),
-start-up included; each figure is the best (lowest) of ``--runs`` runs (default 3).
+(the sandbox builds every page afresh for both: its response cache is off), interleaved in rounds (each round runs
+every tap at every size once) so that the machine's load falls on both taps and all sizes alike. CPU is the tap
+process's user + system seconds (``os.wait4``), start-up included; each figure is the best (lowest) of ``--runs`` runs
+(default 3).
 
 * CPU per record at 100,000 messages: singer-io's over ours (target: >= 50x).
 * Marginal CPU per record, what one more record costs once start-up is paid: ours between 100,000 and 1,000,000
@@ -22,6 +23,7 @@ results in ``benchmarks/results-cpu-warm.json``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -38,25 +40,32 @@ QUICK = {"base": 2_000, "ours_big": 20_000, "singerio_small": 500}
 
 def measure(taps: bench.Taps, sizes: dict[str, list[int]], runs: int,
             warm: bool = False) -> dict[tuple[str, int], list[bench.Run]]:
-    """(tap, messages) -> its runs: ``runs`` of each, interleaved between the taps, one sandbox per size. ``warm``:
-    the sandbox replays the pages it built (its response cache on), filled by one run of each tap not counted."""
+    """(tap, messages) -> its runs: ``runs`` of each, one sandbox per size, all sandboxes up at once. Each round runs
+    every (size, tap) once, so a marginal cost (the difference between two sizes' best runs) compares runs made minutes
+    apart, not a size's runs made before a slower or faster spell of the shared machine and the other's after it.
+    ``warm``: the sandbox replays the pages it built (its response cache on), filled by one run of each tap not
+    counted."""
     out: dict[tuple[str, int], list[bench.Run]] = {}
-    for n in sorted({n for ns in sizes.values() for n in ns}):
-        taps_here = [tap for tap, ns in sizes.items() if n in ns]
-        with bench.SandboxProcess(seed=1, subaccounts=0, days=90, sizes={"messages": n}, record_requests=False) as sb:
-            argv = {"ours": taps.our_argv(sb.config, f"cpu-{n}", ["messages"]),
-                    "singer-io": taps.singerio_argv(sb, f"cpu-{n}", ["messages"])}
+    with contextlib.ExitStack() as stack:
+        plan: list[tuple[int, str, list[str], bench.SandboxProcess]] = []
+        for n in sorted({n for ns in sizes.values() for n in ns}):
+            sb = stack.enter_context(
+                bench.SandboxProcess(seed=1, subaccounts=0, days=90, sizes={"messages": n}, record_requests=False))
+            argv = {"ours": lambda sb=sb, n=n: taps.our_argv(sb.config, f"cpu-{n}", ["messages"]),
+                    "singer-io": lambda sb=sb, n=n: taps.singerio_argv(sb, f"cpu-{n}", ["messages"])}
+            plan += [(n, tap, argv[tap](), sb) for tap, ns in sizes.items() if n in ns]
             if warm:
                 sb.call("set", cache=True)
-                for tap in taps_here:
-                    bench.run_tap(f"cpu-{tap}-{n}-warm-up", tap, argv[tap], sb)
-            for i in range(runs):
-                for tap in taps_here:
-                    run = bench.run_tap(f"cpu-{tap}-{n}-{i + 1}", tap, argv[tap], sb)
-                    # singer-io emits a record on a window's boundary day twice (both ends inclusive): at least n
-                    if run.records.get("messages", 0) < n or (tap == "ours" and run.records["messages"] != n):
-                        raise RuntimeError(f"{run.label}: {run.records.get('messages')} messages, expected {n}")
-                    out.setdefault((tap, n), []).append(run)
+        if warm:
+            for n, tap, argv_, sb in plan:
+                bench.run_tap(f"cpu-{tap}-{n}-warm-up", tap, argv_, sb)
+        for i in range(runs):
+            for n, tap, argv_, sb in plan:
+                run = bench.run_tap(f"cpu-{tap}-{n}-{i + 1}", tap, argv_, sb)
+                # singer-io emits a record on a window's boundary day twice (both ends inclusive): at least n
+                if run.records.get("messages", 0) < n or (tap == "ours" and run.records["messages"] != n):
+                    raise RuntimeError(f"{run.label}: {run.records.get('messages')} messages, expected {n}")
+                out.setdefault((tap, n), []).append(run)
     return out
 
 
