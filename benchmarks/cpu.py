@@ -70,11 +70,14 @@ def measure(taps: bench.Taps, sizes: dict[str, list[int]], runs: int,
 
 
 def scenario_cpu(taps: bench.Taps, results: dict[str, Any], *, quick: bool, runs: int,
-                 sizes: dict[str, int] | None = None, warm: bool = False) -> None:
+                 sizes: dict[str, int] | None = None, warm: bool = False, key: str = "cpu") -> None:
+    """Measure both taps and keep the figures in ``results[key]``."""
     shape = sizes or (QUICK if quick else FULL)
     base, big, small = shape["base"], shape["ours_big"], shape["singerio_small"]
     print(f"\n== CPU per record: {base:,} messages, one account, 0 ms, messages only; best of {runs} runs each; "
-          f"marginal cost: ours {base:,} -> {big:,}, singer-io {small:,} -> {base:,}", flush=True)
+          f"marginal cost: ours {base:,} -> {big:,}, singer-io {small:,} -> {base:,}; the sandbox "
+          + ("replays the pages it built (CPU-bound: the taps wait for no page)" if warm else
+             "builds every page afresh (sandbox-bound: our tap waits for pages built on the same cores)"), flush=True)
     measured = measure(taps, {"ours": [base, big], "singer-io": [small, base]}, runs, warm)
 
     def best(tap: str, n: int) -> float:
@@ -101,10 +104,11 @@ def scenario_cpu(taps: bench.Taps, results: dict[str, Any], *, quick: bool, runs
                  f"(target >= {TARGETS['marginal_cpu_per_record_ratio']:g}x)"
                + f"\nours' start-up and fixed cost, extrapolated to 0 records: "
                  f"{best('ours', base) - ours_marginal * base:.2f} CPU s")
-    results["cpu"] = {
+    results[key] = {
         "runs_each": runs, "base": base, "ours_big": big, "singerio_small": small,
         "sandbox_cache": "on for both, filled by a run of each not counted" if warm else "off for both",
         "cpu_s": {f"{tap}|{n}": [r.cpu_s for r in runs_] for (tap, n), runs_ in sorted(measured.items())},
+        "wall_s": {f"{tap}|{n}": [r.wall_s for r in runs_] for (tap, n), runs_ in sorted(measured.items())},
         "records": {f"{tap}|{n}": [r.records["messages"] for r in runs_]
                     for (tap, n), runs_ in sorted(measured.items())},
         "ours_us_per_record": ours_per * 1e6, "singerio_us_per_record": sio_per * 1e6, "ratio": ratio,
@@ -114,8 +118,8 @@ def scenario_cpu(taps: bench.Taps, results: dict[str, Any], *, quick: bool, runs
     }
 
 
-def summary_rows(results: dict[str, Any]) -> list[list[Any]]:
-    c = results.get("cpu")
+def summary_rows(results: dict[str, Any], key: str = "cpu") -> list[list[Any]]:
+    c = results.get(key)
     if not c:
         return []
     return [
