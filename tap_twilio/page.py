@@ -27,18 +27,41 @@ LINKS = msgspec.json.Decoder(_Links)
 _ENVELOPE_KEYS = (b'"next_page_uri"', b'"meta"')  # where a page's next link is (v2010, product APIs)
 
 
-def next_link(content: bytes) -> str | None:
-    """A page's next link, read from the envelope after its list without skimming the list where it can be.
+class _Head(msgspec.Struct):
+    """The v2010 envelope's members before the list, where the next link is one of them."""
 
-    Twilio's envelope keys follow the list (sorted: "next_page_uri" after "messages"; "meta" after the product
-    lists). The last `"next_page_uri"` (or `"meta"`) in the content is the envelope's key exactly when what follows
-    it, as the rest of one JSON object, decodes: inside a record it would be followed by closing brackets, and
-    inside a string its quotes are escaped. Otherwise (a key before the list, a record holding the text) the whole
-    page is skimmed as before. Reading the tail costs a few microseconds; the skim 0.35 ms for 1,000 messages.
-    A body that is not a JSON object is skimmed and rejected (msgspec.DecodeError) as before: a cut body has lost
-    its envelope, and an error page does not start with "{".
+    next_page_uri: Any  # required: a head without it says nothing about the link
+
+
+HEAD = msgspec.json.Decoder(_Head)
+
+
+def next_link(content: bytes) -> str | None:
+    """A page's next link, read from the envelope without skimming the list where the envelope allows.
+
+    Twilio's OpenAPI schemas put a v2010 page's envelope ("next_page_uri" among its scalars) before the list and a
+    product page's "meta" after it; the sandbox sorts its keys, which puts both after the list. Both are read from the
+    envelope alone, and any other page is skimmed whole as before:
+    - before the list: the members up to the page's first "[" and its last comma there, closed with "}", decode as
+      an object with "next_page_uri" only if they are the page's own first members (no "{" before that "[", no cut
+      inside a string);
+    - after the list: the last `"next_page_uri"` (or `"meta"`) is the envelope's key exactly when what follows it,
+      as the rest of one JSON object, decodes (inside a record it is followed by closing brackets, inside a string its
+      quotes are escaped).
+    A body that is not a JSON object is skimmed and rejected (msgspec.DecodeError) as before: a cut body has lost its
+    end, and an error page does not start with "{". Reading the envelope costs microseconds, the skim 0.37 ms for
+    1,000 messages.
     """
     if content[:1] == b"{":
+        opening = content.find(b"[")
+        cut = content.rfind(b",", 0, opening) if opening > 0 else -1
+        if cut > 0 and content.find(_ENVELOPE_KEYS[0], 0, cut) > 0 and content.find(b"{", 1, opening) < 0:
+            try:
+                link = HEAD.decode(content[:cut] + b"}").next_page_uri
+            except msgspec.DecodeError:
+                pass
+            else:
+                return str(link) if link else None
         for key in _ENVELOPE_KEYS:
             at = content.rfind(key)
             if at > 0:
