@@ -33,6 +33,7 @@ sys.path.insert(0, str(HERE.parent))
 
 import run as bench  # noqa: E402  # benchmarks/run.py: the sandbox process
 
+from tap_twilio.convert import converter, speedups  # noqa: E402
 from tap_twilio.page import Page, decode, next_link, read_page  # noqa: E402
 from tap_twilio.tap import TapTwilio  # noqa: E402
 from tap_twilio.windows import Window  # noqa: E402
@@ -132,6 +133,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout = stdout
     floor = {name: sum(step.values()) for name, step in steps.items()}
     link_read = best_ms(next_link, pages, args.rounds)  # a page whose dates and sids are not asked for
+    python_convert = converter("messages", stream._date_fields, stream._number_fields, stream._drop_fields,
+                               parsed=stream._numbers, parse_number=stream._parse_number,
+                               attributes=decoder.record_type.fields, page=True, compiled=False)
+    convert_python = best_ms(python_convert, decoded(True), args.rounds)  # what convert costs without the C one
     results = {
         **bench.new_results(),
         "page_bytes": len(content),
@@ -142,12 +147,16 @@ def main(argv: list[str] | None = None) -> int:
         "floor_us_per_record": floor,
         "typed_save_us_per_record": floor["dicts"] - floor["typed"],
         "link_read_ms_per_page": link_read,
+        "converter": "C" if speedups is not None else "Python",
+        "convert_python_ms_per_page": convert_python,
     }
     Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     print(f"{'ms per page of 1,000 messages':<30}" + "".join(f"{name:>8}" for name in steps))
     for step in steps["typed"]:
         print(f"{step:<30}" + "".join(f"{steps[name][step]:8.3f}" for name in steps))
     print(f"{'next link only (other pages)':<30}{link_read:8.3f}")
+    print(f"{'convert, typed, Python':<30}{convert_python:8.3f}  (the tap's converter above: "
+          f"{results['converter']}; the Python one where tap_twilio._speedups is not compiled)")
     print(
         f"outline read + decode + convert + filter + encode + free: {floor['typed']:.2f} us per record typed (the "
         f"tap's way), {floor['dicts']:.2f} as dicts (a page with a field the schema does not name)"

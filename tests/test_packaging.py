@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import shutil
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from email.parser import Parser
 from pathlib import Path
@@ -28,6 +31,9 @@ PARALLEL_TEST_CACHES = {".bench", ".pytest_cache", ".ruff_cache", ".mypy_cache",
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 STREAMS = sorted(stream.name for stream in STREAM_TYPES)
 DUMMY_CONFIG = {"account_sid": "AC" + "0" * 32, "auth_token": "not-a-real-token"}
+CC = sysconfig.get_config_var("CC")
+COMPILED = bool(CC and shutil.which(shlex.split(CC)[0]))  # hatch_build.py compiles the C converter with it
+SPEEDUPS = f"tap_twilio/_speedups{sysconfig.get_config_var('EXT_SUFFIX')}"
 
 
 def clean_env() -> dict[str, str]:
@@ -39,10 +45,8 @@ def clean_env() -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`python -m build --wheel` of the working tree, into a temporary directory."""
-    out = tmp_path_factory.mktemp("dist")
+def build_wheel(out: Path, env: dict[str, str] | None = None) -> Path:
+    """`python -m build --wheel` of the working tree into `out`; the wheel."""
     before = set(ROOT.iterdir())
     proc = subprocess.run(
         [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(ROOT)],
@@ -50,6 +54,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         text=True,
         check=False,
         timeout=300,
+        env=env,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     # anything new, but the caches that other tests, running in parallel, may create meanwhile
@@ -59,6 +64,12 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     wheels = list(out.glob("*.whl"))
     assert len(wheels) == 1, wheels
     return wheels[0]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel of the working tree, built in a temporary directory."""
+    return build_wheel(tmp_path_factory.mktemp("dist"))
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +118,8 @@ def test_wheel_holds_the_package_and_no_sandbox(wheel: Path) -> None:
     for source in sorted((ROOT / "tap_twilio").rglob("*.py")):
         assert source.relative_to(ROOT).as_posix() in files, source
     assert not any("sandbox" in n for n in files), "the sandbox is its own distribution"
+    assert "tap_twilio/_speedups.c" not in files
+    assert (SPEEDUPS in files) == COMPILED, "the C converter is compiled into the wheel wherever a compiler is"
     stray = sorted(n for n in files if not n.startswith(("tap_twilio/", "tap_twilio_sdk-")))
     assert not stray, f"unexpected files in the wheel: {stray[:10]}"
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in files)
@@ -114,7 +127,9 @@ def test_wheel_holds_the_package_and_no_sandbox(wheel: Path) -> None:
 
 def test_wheel_metadata(wheel: Path) -> None:
     project = PYPROJECT["project"]
-    assert wheel.name == f"tap_twilio_sdk-{project['version']}-py3-none-any.whl"
+    python = f"cp{sys.version_info.major}{sys.version_info.minor}"  # with the C converter, for this Python only
+    tag = f"{python}-{python}-" if COMPILED else "py3-none-any.whl"
+    assert wheel.name.startswith(f"tap_twilio_sdk-{project['version']}-{tag}"), wheel.name
     meta = Parser().parsestr(dist_info(wheel, "METADATA"))
     assert meta["Name"] == "tap-twilio-sdk"
     assert meta["Version"] == project["version"]
@@ -158,11 +173,13 @@ def test_installed_wheel_discovers_from_packaged_schemas(fresh_venv: Path, tmp_p
         fresh_venv,
         "python",
         "-c",
-        "import tap_twilio, tap_twilio.client as c; print(tap_twilio.__file__); print(c._schema_dir())",
+        "import tap_twilio, tap_twilio.client as c, tap_twilio.convert as v; print(tap_twilio.__file__);"
+        " print(c._schema_dir()); print(v.speedups is not None)",
         cwd=tmp_path,
     )
     assert where.returncode == 0, where.stderr
-    module_file, schema_dir = where.stdout.split()
+    module_file, schema_dir, compiled = where.stdout.split()
+    assert compiled == str(COMPILED), "the wheel's C converter loads where it is installed"
     site = (fresh_venv / "lib").resolve()
     assert Path(module_file).resolve().is_relative_to(site), module_file
     assert Path(schema_dir).resolve().is_relative_to(site), schema_dir  # not the checkout's schemas/
@@ -182,6 +199,12 @@ def test_installed_wheel_discovers_from_packaged_schemas(fresh_venv: Path, tmp_p
         [str(fresh_venv / "bin" / "python"), "-c", "import twilio_sandbox"], capture_output=True, check=False
     )
     assert sandbox.returncode != 0, "the tap's wheel must not bring the sandbox"
+
+
+def test_a_wheel_built_with_tap_twilio_speedups_0_is_pure_python(tmp_path: Path) -> None:
+    built = build_wheel(tmp_path, env={**os.environ, "TAP_TWILIO_SPEEDUPS": "0"})
+    assert built.name.endswith("-py3-none-any.whl"), built.name
+    assert not any(n.endswith((".so", ".pyd", ".c")) for n in names(built))
 
 
 def test_installed_wheel_syncs_the_sandbox(fresh_venv: Path, tmp_path: Path) -> None:

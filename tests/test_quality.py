@@ -17,6 +17,7 @@ SANDBOX = ROOT / "packages" / "twilio-sandbox"
 # (where to run, what to check): each distribution under its own pyproject.toml settings
 CODE = [
     pytest.param(ROOT, "tap_twilio", id="tap"),
+    pytest.param(ROOT, "hatch_build.py", id="build-hook"),  # compiles the C converter (tap_twilio/_speedups.c)
     pytest.param(SANDBOX, "src/twilio_sandbox", id="sandbox"),
 ]
 

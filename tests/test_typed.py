@@ -12,6 +12,7 @@ import pytest
 from test_engine import sync_in_process
 from twilio_sandbox import Sandbox
 
+from tap_twilio import convert
 from tap_twilio.page import Page
 from tap_twilio.tap import TapTwilio
 from tap_twilio.typed import RecordDecoder, TypedRecord
@@ -72,11 +73,15 @@ def test_every_stream_writes_the_same_messages_typed_as_read_into_dicts(
         config = sb.tap_config()
         monkeypatch.setattr(RecordDecoder, "decode", counted)
         typed = sync_in_process(config, capsysbinary, now)
+        with monkeypatch.context() as patched:  # typed, converted by the generated Python, not the C converter
+            patched.setattr(convert, "speedups", None)
+            typed_python = sync_in_process(config, capsysbinary, now)
         monkeypatch.setattr(RecordDecoder, "decode", lambda self, content: None)
         as_dicts = sync_in_process(config, capsysbinary, now)
     # STATE is written when a checkpoint finds it due, which depends on timing: its last value must agree
-    assert [m for m in typed if m["type"] != "STATE"] == [m for m in as_dicts if m["type"] != "STATE"]
-    assert [m for m in typed if m["type"] == "STATE"][-1] == [m for m in as_dicts if m["type"] == "STATE"][-1]
+    for other in (as_dicts, typed_python):
+        assert [m for m in typed if m["type"] != "STATE"] == [m for m in other if m["type"] != "STATE"]
+        assert [m for m in typed if m["type"] == "STATE"][-1] == [m for m in other if m["type"] == "STATE"][-1]
     typed_streams = {stream for (stream, ok), _ in decoded.items() if ok}
     written_streams = {m["stream"] for m in typed if m["type"] == "RECORD"}
     # the busy lists, parents and children alike, were typed; a page the sandbox fills with a field our schema
