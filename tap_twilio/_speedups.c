@@ -9,10 +9,14 @@
  *     is replaced by to_iso(value);
  *   - each (attribute, field name) of `numbers` holding a str: cache[value], or parse(name, value) if absent;
  *   - each attribute of `secrets` is set to `unset`.
+ * A typed record is a msgspec Struct without GC (typed.py): its fields are object members at fixed offsets, and
+ * setting one does nothing but store it. Those are read and written in place; a record of any other kind goes
+ * through getattr and setattr.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <string.h>
+#include <structmember.h> /* T_OBJECT_EX, READONLY */
 
 #ifndef SOURCE_HASH
 #define SOURCE_HASH "unknown"
@@ -80,20 +84,84 @@ static PyObject *fixed_to_iso(PyObject *value) {
     return iso;
 }
 
-/* Set `attr` of `record` to `value` and drop the reference to `value`; -1 on an error (value NULL included). */
-static int set_new(PyObject *record, PyObject *attr, PyObject *value) {
+#define MAX_FIELDS 64
+
+/* Where instances of `type` hold field `attr`: the offset of a writable object member, or 0 (use getattr/setattr).
+ * -1 on an error. */
+static Py_ssize_t slot_of(PyTypeObject *type, PyObject *attr) {
+    if (PyType_IS_GC(type) || type->tp_dictoffset != 0) {
+        return 0;  /* a GC struct's setattr may start tracking it; an instance dict could shadow the member */
+    }
+    PyObject *descr = PyObject_GetAttr((PyObject *)type, attr);
+    if (descr == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    Py_ssize_t offset = 0;
+    if (Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+        PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
+        if (member->type == T_OBJECT_EX && !(member->flags & READONLY) && member->offset > 0) {
+            offset = member->offset;
+        }
+    }
+    Py_DECREF(descr);
+    return offset;
+}
+
+/* The value at `offset` of `record` (a new reference), or getattr's where the field has no offset or is empty. */
+static PyObject *get_field(PyObject *record, PyObject *attr, Py_ssize_t offset) {
+    if (offset) {
+        PyObject *value = *(PyObject **)((char *)record + offset);
+        if (value != NULL) {
+            Py_INCREF(value);
+            return value;
+        }
+    }
+    return PyObject_GetAttr(record, attr);
+}
+
+/* Store `value` (a reference handed over, NULL after an error) in field `attr` of `record`; -1 on an error. */
+static int set_field(PyObject *record, PyObject *attr, Py_ssize_t offset, PyObject *value) {
     if (value == NULL) {
         return -1;
+    }
+    if (offset) {
+        PyObject **slot = (PyObject **)((char *)record + offset);
+        PyObject *old = *slot;
+        *slot = value;
+        Py_XDECREF(old);
+        return 0;
     }
     int failed = PyObject_SetAttr(record, attr, value);
     Py_DECREF(value);
     return failed;
 }
 
-static int convert_dates(PyObject *record, PyObject *dates, PyObject *to_iso) {
+/* The offsets of `attrs` (a tuple of names, or of (name, field name) pairs when `pairs`) in instances of `type`
+ * (0: none, see slot_of), into `at`; -1 on an error. */
+static int slots_of(PyTypeObject *type, PyObject *attrs, int pairs, Py_ssize_t *at) {
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(attrs); i++) {
+        PyObject *attr = PyTuple_GET_ITEM(attrs, i);
+        if (pairs) {
+            if (!PyTuple_CheckExact(attr) || PyTuple_GET_SIZE(attr) != 2) {
+                PyErr_SetString(PyExc_TypeError, "numbers: (attribute, field name) pairs");
+                return -1;
+            }
+            attr = PyTuple_GET_ITEM(attr, 0);
+        }
+        if (!PyUnicode_Check(attr)) {
+            PyErr_SetString(PyExc_TypeError, "attribute names are str");
+            return -1;
+        }
+        at[i] = type == NULL ? 0 : slot_of(type, attr);
+    }
+    return 0;
+}
+
+static int convert_dates(PyObject *record, PyObject *dates, const Py_ssize_t *at, PyObject *to_iso) {
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(dates); i++) {
         PyObject *attr = PyTuple_GET_ITEM(dates, i);
-        PyObject *value = PyObject_GetAttr(record, attr);
+        PyObject *value = get_field(record, attr, at[i]);
         if (value == NULL) {
             return -1;
         }
@@ -104,7 +172,7 @@ static int convert_dates(PyObject *record, PyObject *dates, PyObject *to_iso) {
             if (iso == NULL && !PyErr_Occurred()) {
                 iso = PyObject_CallOneArg(to_iso, value);
             }
-            failed = set_new(record, attr, iso);
+            failed = set_field(record, attr, at[i], iso);
         }
         Py_DECREF(value);
         if (failed) {
@@ -114,15 +182,12 @@ static int convert_dates(PyObject *record, PyObject *dates, PyObject *to_iso) {
     return 0;
 }
 
-static int convert_numbers(PyObject *record, PyObject *numbers, PyObject *cache, PyObject *parse) {
+static int convert_numbers(PyObject *record, PyObject *numbers, const Py_ssize_t *at, PyObject *cache,
+                           PyObject *parse) {
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(numbers); i++) {
-        PyObject *pair = PyTuple_GET_ITEM(numbers, i);
-        if (!PyTuple_CheckExact(pair) || PyTuple_GET_SIZE(pair) != 2) {
-            PyErr_SetString(PyExc_TypeError, "numbers: (attribute, field name) pairs");
-            return -1;
-        }
+        PyObject *pair = PyTuple_GET_ITEM(numbers, i);  /* (attribute, field name): checked by slots_of */
         PyObject *attr = PyTuple_GET_ITEM(pair, 0);
-        PyObject *value = PyObject_GetAttr(record, attr);
+        PyObject *value = get_field(record, attr, at[i]);
         if (value == NULL) {
             return -1;
         }
@@ -135,7 +200,7 @@ static int convert_numbers(PyObject *record, PyObject *numbers, PyObject *cache,
                 PyObject *args[2] = {PyTuple_GET_ITEM(pair, 1), value};
                 number = PyObject_Vectorcall(parse, args, 2, NULL);
             }
-            failed = set_new(record, attr, number);
+            failed = set_field(record, attr, at[i], number);
         }
         Py_DECREF(value);
         if (failed) {
@@ -158,19 +223,41 @@ static PyObject *convert_page(PyObject *Py_UNUSED(module), PyObject *const *args
         PyErr_SetString(PyExc_TypeError, "dates, numbers and secrets: tuples; cache: a dict; records: a list");
         return NULL;
     }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(records); i++) {  /* parse and to_iso may run any code: the size */
-        PyObject *record = PyList_GET_ITEM(records, i);          /* is read again, the record held meanwhile */
+    if (PyTuple_GET_SIZE(dates) > MAX_FIELDS || PyTuple_GET_SIZE(numbers) > MAX_FIELDS ||
+        PyTuple_GET_SIZE(secrets) > MAX_FIELDS) {
+        PyErr_SetString(PyExc_ValueError, "more fields of a kind than convert_page takes");
+        return NULL;
+    }
+    /* the fields' offsets in the page's record type (a page's records are of one type; any other record of the
+     * list is read and written through getattr and setattr) */
+    Py_ssize_t date_at[MAX_FIELDS], number_at[MAX_FIELDS], secret_at[MAX_FIELDS], none[MAX_FIELDS] = {0};
+    PyTypeObject *type = PyList_GET_SIZE(records) ? Py_TYPE(PyList_GET_ITEM(records, 0)) : NULL;
+    if (slots_of(type, dates, 0, date_at) || slots_of(type, numbers, 1, number_at) ||
+        slots_of(type, secrets, 0, secret_at)) {
+        return NULL;
+    }
+    Py_XINCREF(type);  /* compared below while parse and to_iso, which may run any code, are called */
+    PyObject *result = Py_None;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(records); i++) {  /* the size is read again: see above */
+        PyObject *record = PyList_GET_ITEM(records, i);
         Py_INCREF(record);
-        int failed = convert_dates(record, dates, to_iso) || convert_numbers(record, numbers, cache, parse);
+        int same = Py_TYPE(record) == type;
+        const Py_ssize_t *secrets_at = same ? secret_at : none;
+        int failed = convert_dates(record, dates, same ? date_at : none, to_iso) ||
+                     convert_numbers(record, numbers, same ? number_at : none, cache, parse);
         for (Py_ssize_t j = 0; !failed && j < PyTuple_GET_SIZE(secrets); j++) {
-            failed = PyObject_SetAttr(record, PyTuple_GET_ITEM(secrets, j), unset);
+            Py_INCREF(unset);
+            failed = set_field(record, PyTuple_GET_ITEM(secrets, j), secrets_at[j], unset);
         }
         Py_DECREF(record);
         if (failed) {
-            return NULL;
+            result = NULL;
+            break;
         }
     }
-    Py_RETURN_NONE;
+    Py_XDECREF(type);
+    Py_XINCREF(result);
+    return result;
 }
 
 static PyObject *fixed_date(PyObject *Py_UNUSED(module), PyObject *value) {

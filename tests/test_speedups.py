@@ -165,3 +165,35 @@ def test_the_c_converter_reads_the_number_cache_and_parses_each_new_number_once(
     assert calls == [("price", "-0.5")]
     assert [(r.price, r.num_media) for r in records] == [(Decimal("-0.5"), 7)] * 3
     assert isinstance(page, functools.partial) and page.func is convert.speedups.convert_page  # type: ignore[union-attr]
+
+
+class GcRecord(msgspec.Struct):  # a Struct with GC (typed records have none): the C converter uses setattr
+    date_created: Any = msgspec.UNSET
+    price: Any = msgspec.UNSET
+    body: Any = msgspec.UNSET
+
+
+class PlainRecord:
+    def __init__(self, **fields: Any) -> None:
+        self.date_created, self.price, self.body = fields["date_created"], fields["price"], fields["body"]
+
+
+@needs_c
+def test_the_c_converter_types_records_of_any_kind_and_mixed_lists_as_the_python_one() -> None:
+    record_type, _, _ = converters("messages")
+    fields = {"date_created": "date_created", "price": "price", "body": "body"}
+
+    def page_of_every_kind() -> list[Any]:
+        values = {"date_created": FIXED, "price": "-0.5", "body": "secret"}
+        typed = msgspec.json.decode(msgspec.json.encode(values), type=record_type)
+        return [typed, GcRecord(**values), PlainRecord(**values), typed.__copy__(), GcRecord(**values)]
+
+    pages = []
+    for compiled in (True, False):
+        convert_page = convert.converter("messages", ("date_created",), ("price",), ("body",), parsed={},
+                                         parse_number=lambda _name, value: Decimal(value), attributes=fields,
+                                         page=True, compiled=compiled)  # fmt: skip
+        page = page_of_every_kind()
+        convert_page(page)
+        pages.append([(r.date_created, r.price, r.body) for r in page])
+    assert pages[0] == pages[1] == [("2019-10-18T17:00:00+00:00", Decimal("-0.5"), msgspec.UNSET)] * 5
