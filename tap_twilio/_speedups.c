@@ -98,7 +98,8 @@ static Py_ssize_t slot_of(PyTypeObject *type, PyObject *attr) {
         return 0;
     }
     Py_ssize_t offset = 0;
-    if (Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+    /* a member of this type or one of its bases (a member of another class, put in its namespace, is not) */
+    if (Py_IS_TYPE(descr, &PyMemberDescr_Type) && PyType_IsSubtype(type, ((PyDescrObject *)descr)->d_type)) {
         PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
         if (member->type == T_OBJECT_EX && !(member->flags & READONLY) && member->offset > 0) {
             offset = member->offset;

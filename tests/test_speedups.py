@@ -197,3 +197,23 @@ def test_the_c_converter_types_records_of_any_kind_and_mixed_lists_as_the_python
         convert_page(page)
         pages.append([(r.date_created, r.price, r.body) for r in page])
     assert pages[0] == pages[1] == [("2019-10-18T17:00:00+00:00", Decimal("-0.5"), msgspec.UNSET)] * 5
+
+
+class Borrowed(msgspec.Struct, gc=False):  # a Struct without GC holding another class's member as `price`
+    date_created: Any = msgspec.UNSET
+    body: Any = msgspec.UNSET
+
+
+Borrowed.price = GcRecord.__dict__["price"]  # type: ignore[attr-defined]  # its offset is Borrowed's `body`
+
+
+@needs_c
+def test_a_member_borrowed_from_another_class_is_not_read_at_its_offset() -> None:
+    record = Borrowed(FIXED, "secret")
+    convert_page = convert.converter("messages", ("date_created",), ("price",), (), parsed={},
+                                     parse_number=lambda _name, value: value,
+                                     attributes={"date_created": "date_created", "price": "price"},
+                                     page=True)  # fmt: skip
+    with pytest.raises(TypeError):  # getattr's error: the member belongs to GcRecord
+        convert_page([record])
+    assert record.body == "secret"
