@@ -33,7 +33,7 @@ sys.path.insert(0, str(HERE.parent))
 
 import run as bench  # noqa: E402  # benchmarks/run.py: the sandbox process
 
-from tap_twilio.convert import converter, speedups  # noqa: E402
+from tap_twilio.convert import speedups  # noqa: E402
 from tap_twilio.page import Page, decode, next_link, read_page  # noqa: E402
 from tap_twilio.tap import TapTwilio  # noqa: E402
 from tap_twilio.windows import Window  # noqa: E402
@@ -133,9 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout = stdout
     floor = {name: sum(step.values()) for name, step in steps.items()}
     link_read = best_ms(next_link, pages, args.rounds)  # a page whose dates and sids are not asked for
-    python_convert = converter("messages", stream._date_fields, stream._number_fields, stream._drop_fields,
-                               parsed=stream._numbers, parse_number=stream._parse_number,
-                               attributes=decoder.record_type.fields, page=True, compiled=False)
+    python_convert = stream._converter(decoder.record_type.fields, page=True, compiled=False)
     convert_python = best_ms(python_convert, decoded(True), args.rounds)  # what convert costs without the C one
     results = {
         **bench.new_results(),

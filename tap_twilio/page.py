@@ -19,8 +19,12 @@ class _Links(msgspec.Struct):
     meta: Any = None  # product APIs: meta.next_page_url (absolute)
 
     def next(self) -> str | None:
-        link = self.meta.get("next_page_url") if isinstance(self.meta, dict) else self.next_page_uri
-        return str(link) if link else None
+        return _link(self.meta.get("next_page_url") if isinstance(self.meta, dict) else self.next_page_uri)
+
+
+def _link(value: Any) -> str | None:
+    """A next link as the envelope gave it: none where it is null or empty."""
+    return str(value) if value else None
 
 
 LINKS = msgspec.json.Decoder(_Links)
@@ -57,11 +61,11 @@ def next_link(content: bytes) -> str | None:
         cut = content.rfind(b",", 0, opening) if opening > 0 else -1
         if cut > 0 and content.find(_ENVELOPE_KEYS[0], 0, cut) > 0 and content.find(b"{", 1, opening) < 0:
             try:
-                link = HEAD.decode(content[:cut] + b"}").next_page_uri
+                head = HEAD.decode(content[:cut] + b"}")
             except msgspec.DecodeError:
                 pass
             else:
-                return str(link) if link else None
+                return _link(head.next_page_uri)
         for key in _ENVELOPE_KEYS:
             at = content.rfind(key)
             if at > 0:

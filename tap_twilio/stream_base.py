@@ -223,10 +223,19 @@ class StreamBase(RESTStream[Any]):
         fields = self._record_decoder.record_type.fields if self._record_decoder else {}
         return self._converter(fields, page=True)
 
-    def _converter(self, attributes: dict[str, str] | None, *, page: bool = False) -> Callable[[Any], Any]:
+    def _converter(
+        self, attributes: dict[str, str] | None, *, page: bool = False, compiled: bool = True
+    ) -> Callable[[Any], Any]:
+        """converter() of this stream's fields (`compiled`: the C converter of typed pages where there is one)."""
         fields = (self._date_fields, self._number_fields, self._drop_fields)
         return converter(
-            self.name, *fields, parsed=self._numbers, parse_number=self._parse_number, attributes=attributes, page=page
+            self.name,
+            *fields,
+            parsed=self._numbers,
+            parse_number=self._parse_number,
+            attributes=attributes,
+            page=page,
+            compiled=compiled,
         )
 
     def convert_records(self, records: list[Any]) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
-import shutil
 import subprocess
 import sys
 import sysconfig
@@ -20,6 +18,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10: pytest depends on tomli there
     import tomli as tomllib
 
+from test_speedups import compiler
 from twilio_sandbox import Sandbox
 
 from tap_twilio.streams import STREAM_TYPES
@@ -31,8 +30,7 @@ PARALLEL_TEST_CACHES = {".bench", ".pytest_cache", ".ruff_cache", ".mypy_cache",
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 STREAMS = sorted(stream.name for stream in STREAM_TYPES)
 DUMMY_CONFIG = {"account_sid": "AC" + "0" * 32, "auth_token": "not-a-real-token"}
-CC = sysconfig.get_config_var("CC")
-COMPILED = bool(CC and shutil.which(shlex.split(CC)[0]))  # hatch_build.py compiles the C converter with it
+COMPILED = compiler() is not None  # hatch_build.py compiles the C converter with it
 SPEEDUPS = f"tap_twilio/_speedups{sysconfig.get_config_var('EXT_SUFFIX')}"
 
 
