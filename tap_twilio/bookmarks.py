@@ -39,11 +39,8 @@ class BookmarkedStream(StreamBase):
         keys = self.state_partitioning_keys
         if not context or not keys:
             return self.get_context_state(context)
-        wanted = {key: context[key] for key in keys if key in context}
-        for partition in self.stream_state.get("partitions", []):
-            if partition.get("context") == wanted:
-                return dict(partition)
-        return {}
+        saved = self.state_manager.saved({key: context[key] for key in keys if key in context})
+        return {} if saved is None else dict(saved)
 
     def changed(self, record: Record, context: Context | None) -> bool:
         """Whether a record changed since the bookmark this run started from (so may its child lists).

@@ -22,6 +22,7 @@ from tap_twilio.convert import converter
 from tap_twilio.http import ACCESS_STATUSES, TwilioAPIError, TwilioError
 from tap_twilio.page import Page
 from tap_twilio.pagination import follow_pages, records_in
+from tap_twilio.partition_state import IndexedStateManager
 from tap_twilio.typed import UNSET, RecordDecoder, typed_getter
 
 if TYPE_CHECKING:
@@ -133,6 +134,22 @@ class StreamBase(RESTStream[Any]):
         self._child_high: dict[Any, str] = {}
         self._child_read: set[Any] = set()
         self._child_failed: set[Any] = set()
+
+    @property
+    @override
+    def state_manager(self) -> IndexedStateManager:
+        # the SDK's property builds its StreamStateManager, which finds an account's state by a scan of every
+        # account's (partition_state.py): the same manager, with an index
+        if not isinstance(self._state_manager, IndexedStateManager):
+            self._state_manager = IndexedStateManager(
+                tap_name=self.tap_name,
+                stream_name=self.name,
+                tap_state=self._tap_state,
+                state_partitioning_keys=self.state_partitioning_keys,
+                is_sorted=self.is_sorted,
+                check_sorted=self.check_sorted,
+            )
+        return self._state_manager
 
     @property
     @override

@@ -31,7 +31,7 @@ from tap_twilio.shards import deselect_outside
 from tap_twilio.stop import EXIT_BROKEN_PIPE, Stopper, StopSignalError, exit_now, silence_stdout
 from tap_twilio.streams import STREAM_TYPES
 from tap_twilio.validation import config_problems
-from tap_twilio.writer import BufferedMsgSpecWriter
+from tap_twilio.writer import BufferedMsgSpecWriter, StateLines
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -68,6 +68,7 @@ class TapTwilio(Tap):
                 msg = f"the {option} must be a JSON object"
                 raise UsageError(msg)
         super().__init__(*args, **kwargs)
+        self._state_writer = StateLines(self.message_writer)  # the SDK's is set here and read in sync_all
         # the SDK logs two METRIC lines per child list (thousands for message_media): DEBUG unless asked for
         self.metrics_logger.setLevel(os.environ.get(METRICS_LEVEL_ENV, "WARNING").upper())
         self._check_catalog_selection()

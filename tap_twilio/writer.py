@@ -11,7 +11,9 @@ from typing import Any
 
 import msgspec
 from singer_sdk.contrib.msgspec import MsgSpecWriter, encoder, serialize_jsonl
+from singer_sdk.helpers._state import StateWriter
 from singer_sdk.singerlib import Message, SingerMessageType, StateMessage
+from typing_extensions import override
 
 FLUSH_BYTES = 1 << 18
 # records encoded per call: about 80 kB of messages. A page's megabyte in one call is memory that glibc maps and
@@ -46,6 +48,7 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         self._second, self._extracted_at = -1, ""
         self.records: dict[str, int] = {}  # RECORD messages written per stream (the closing summary)
         self.bytes_written = 0  # everything written out so far
+        self._last_state = b""  # the last STATE line written
         atexit.register(self.drain)
 
     def write_message(self, message: Any) -> None:
@@ -54,6 +57,7 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         if message.type == SingerMessageType.RECORD:
             self.records[message.stream] = self.records.get(message.stream, 0) + 1
         if message.type == SingerMessageType.STATE:
+            self._last_state = b""  # written as given: the next write_state compares with nothing
             self.drain()
 
     def serialize_message(self, message: Message) -> bytearray:
@@ -64,8 +68,12 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         return super().serialize_message(message)
 
     def write_state(self, value: Any) -> int:
-        """Write a STATE (draining the records before it); returns its size in bytes."""
+        """Write a STATE (draining the records before it) unless it repeats the last one written; returns its size
+        in bytes (0: a repeat, not written)."""
         encoded = bytes(self.format_message(StateMessage(value=value)))
+        if encoded == self._last_state:
+            return 0
+        self._last_state = encoded
         self._add(encoded)
         self.drain()
         return len(encoded)
@@ -129,6 +137,21 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
             self._pending_bytes -= len(chunk)
             self.bytes_written += len(chunk)
         (out or stdout).flush()
+
+
+class StateLines(StateWriter):
+    """The SDK's StateWriter, comparing encoded lines: the SDK's compares the whole state with a deep copy of the
+    last one written and deep-copies it after each write, which with a thousand accounts cost 30 ms a STATE (1.4 CPU s
+    of a sync) against 0.5 ms to encode it."""
+
+    def __init__(self, message_writer: BufferedMsgSpecWriter) -> None:
+        """Write through `message_writer`, which keeps the last STATE line."""
+        super().__init__(message_writer)
+        self._writer = message_writer
+
+    @override
+    def write_state(self, state: Any) -> None:
+        self._writer.write_state(state)
 
 
 def write_all(out: Any, data: bytes) -> None:

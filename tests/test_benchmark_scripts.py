@@ -74,3 +74,26 @@ def test_the_instructions_benchmark_counts_our_instructions_per_record_under_cal
     assert runs[1]["instructions"] > runs[0]["instructions"] > 100_000_000  # start-up alone is more
     assert 1_000 < counts["ours_marginal_per_record"] < 1_000_000
     assert counts["marginal_ratio"] is None and "instructions per record at the margin" in proc.stdout
+
+
+def test_the_benchmarks_count_our_records_from_the_closing_line_the_tap_writes() -> None:
+    # the benchmarks run the tap at its defaults (the SDK's METRIC lines at DEBUG): records per stream are read from
+    # the closing line, which names the largest streams and counts the rest together
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import run as bench  # noqa: PLC0415  # benchmarks/run.py
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    from tap_twilio.summary import records_summary  # noqa: PLC0415
+
+    records = {f"stream_{i:02}": 1000 + i for i in range(20)} | {"messages": 200_000, "calls": 0}
+    line = f"…| INFO | tap-twilio | Sync completed after 2.2s: {records_summary(records)}, 9 requests"
+    counts = bench.closing_counts(line)
+    assert counts is not None
+    assert counts["messages"] == 200_000
+    assert sum(counts.values()) == sum(records.values())
+    rest = [key for key in counts if key.endswith("more streams)")]
+    assert len(rest) == 1
+    assert {k: v for k, v in counts.items() if k not in rest}.items() <= records.items()
+    assert bench.closing_counts(line.replace("Sync completed", "Interrupted by SIGTERM")) == counts
+    assert bench.closing_counts("… | INFO | tap-twilio | Requests: 5, retries: 0 {}") is None

@@ -6,6 +6,7 @@ import ast
 import base64
 import copy
 import datetime as dt
+import itertools
 import json
 import re
 import socket
@@ -113,6 +114,25 @@ def test_the_lean_record_path_writes_the_same_bytes_as_the_sdk_path() -> None:
         writer.take_pending()
 
 
+def test_a_state_is_written_when_it_changed_whichever_writer_asks(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    # the SDK's StateWriter (sync start, stream ends) compared the whole state with a deep copy of the last one: the
+    # tap's compares the encoded line, shared with the checkpoints' writes
+    with Sandbox(seed=1, days=5, sizes={"messages": 3}) as sb:
+        tap = TapTwilio(config=sb.tap_config(), parse_env_config=False)
+        writer = tap.message_writer
+        capsysbinary.readouterr()
+        state = {"bookmarks": {"messages": {"partitions": [{"context": {"account_sid": "AC1"}}]}}}
+        tap.state_writer.write_state(state)
+        assert writer.write_state(state) == 0
+        tap.state_writer.write_state(copy.deepcopy(state))
+        state["bookmarks"]["messages"]["partitions"][0]["replication_key_value"] = "2026-01-01T00:00:00+00:00"
+        assert writer.write_state(state) > 0
+        tap.state_writer.write_state(state)
+        lines = [json.loads(line) for line in capsysbinary.readouterr().out.decode().splitlines()]
+        assert [m["type"] for m in lines] == ["STATE", "STATE"]
+        assert lines[1]["value"] == state
+
+
 def sync_in_process(
     config: dict[str, Any], capsysbinary: pytest.CaptureFixture[bytes], started: dt.datetime
 ) -> list[dict[str, Any]]:
@@ -142,6 +162,9 @@ def test_the_page_loop_writes_the_messages_of_the_sdk_loop_in_the_same_order(
     # STATE is written when a checkpoint finds it due, which depends on timing: its last value must agree
     assert [m for m in paged if m["type"] != "STATE"] == [m for m in per_record if m["type"] != "STATE"]
     assert [m for m in paged if m["type"] == "STATE"][-1] == [m for m in per_record if m["type"] == "STATE"][-1]
+    for messages in (paged, per_record):  # a STATE is never the same as the one before it
+        states = [m["value"] for m in messages if m["type"] == "STATE"]
+        assert all(a != b for a, b in itertools.pairwise(states))
     records = {m["stream"] for m in paged if m["type"] == "RECORD"}
     with_children = {"message_media", "conference_participants", "sip_credentials", "conversation_messages"}
     assert {"messages", *with_children} <= records
