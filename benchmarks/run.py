@@ -13,9 +13,10 @@ machines are noisy: read the ratios, not the absolute figures). How it measures:
   compares the two taps uses it, so both always meet the same cold sandbox.
 * Each tap is a subprocess with stdout to /dev/null (or to a file when its STATE or records are needed; read
   after the run). Wall time is measured around the process; CPU seconds (user + system) and peak RSS
-  (``ru_maxrss``) come from ``os.wait4`` of that process only. Record counts come from the ``record_count``
-  METRIC lines both taps log on stderr; request counts from the sandbox (and, for this tap, its own final
-  "Requests: N, retries: ..." log line).
+  (``ru_maxrss``) come from ``os.wait4`` of that process only. Record counts come from singer-io's
+  ``record_count`` METRIC lines and from this tap's closing line (it runs at its defaults, which keep the SDK's METRIC
+  lines at DEBUG); request counts from the sandbox (and, for this tap, its own final "Requests: N, retries: ..." log
+  line).
 
 Scenarios (issue 6):
 
