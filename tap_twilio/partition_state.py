@@ -2,8 +2,9 @@
 
 The SDK finds a partition's state by comparing its context with each partition in the stream's list, several times per
 partition: a sync's state work grew with the square of the accounts (3.6 CPU s of 33 with 1,000 subaccounts, measured
-by hand; a hundred times that with 10,000). `IndexedStateManager` is the SDK's `StreamStateManager` with the same lookups through an index
-of the list; the SDK has no public hook for them, so the stream builds it in place of the SDK's (stream_base.py).
+by hand; a hundred times that with 10,000). `IndexedStateManager` is the SDK's `StreamStateManager` with the same
+lookups through an index of the list; the SDK has no public hook for them, so the stream builds it in place of the
+SDK's (stream_base.py).
 """
 
 from __future__ import annotations
