@@ -67,6 +67,10 @@ def test_a_list_changed_by_another_hand_is_indexed_again() -> None:
     partitions.insert(0, {"context": {"account_sid": "AC0"}, "replication_key_value": "x"})  # shifts every position
     assert indexed.get_context_state({"account_sid": "AC1"}) is first
     assert indexed.get_context_state({"account_sid": "AC0"})["replication_key_value"] == "x"
+    partitions.append({"context": {"account_sid": "AC7"}, "v": 7})  # appended by another hand: not indexed yet
+    assert indexed.get_context_state({"account_sid": "AC7"})["v"] == 7
+    assert len(partitions) == 4
+    del partitions[-1]
     partitions[1] = {"context": {"account_sid": "AC9"}}  # AC1's replaced in place: same length
     assert indexed.get_context_state({"account_sid": "AC1"}) is partitions[-1]  # created again, as the SDK would
     assert indexed.get_context_state({"account_sid": "AC9"}) is partitions[1]
