@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from singer_sdk.helpers._state import _find_in_partitions_list
 from singer_sdk.streams._state import StreamStateManager
 from typing_extensions import override
 
@@ -101,11 +102,4 @@ class IndexedStateManager(StreamStateManager):
     @staticmethod
     def _scan(partitions: list[dict[str, Any]], context: Mapping[str, Any]) -> dict[str, Any] | None:
         """The SDK's lookup: every partition compared; a context found twice is an error."""
-        found = [partition for partition in partitions if partition.get("context") == context]
-        if len(found) > 1:
-            msg = (
-                f"State file contains duplicate entries for partition: {context}.\n"
-                f"Matching state values were: {found!s}"
-            )
-            raise ValueError(msg)
-        return found[0] if found else None
+        return _find_in_partitions_list(partitions, dict(context))
