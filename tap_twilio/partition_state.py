@@ -89,7 +89,7 @@ class IndexedStateManager(StreamStateManager):
         positions: dict[Hashable, int] = {}
         duplicates: set[Hashable] = set()
         for at, partition in enumerate(partitions):
-            context = partition.get("context")
+            context = partition["context"]  # a partition without one is the SDK's KeyError, as its scan raises
             key = _key(context) if isinstance(context, dict) else None
             if key is None:
                 continue

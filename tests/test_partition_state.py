@@ -83,6 +83,9 @@ def test_a_duplicate_partition_is_the_sdks_error_and_an_unhashable_context_is_sc
     state = {"bookmarks": {"messages": {"partitions": [{"context": {"account_sid": "AC1"}}] * 2}}}
     with pytest.raises(ValueError, match="duplicate entries for partition"):
         manager(state).get_context_state({"account_sid": "AC1"})
+    state = {"bookmarks": {"messages": {"partitions": [{"replication_key_value": "x"}]}}}
+    with pytest.raises(KeyError, match="context"):  # as the SDK's scan raises on a partition without a context
+        manager(state).get_context_state({"account_sid": "AC1"})
     state = {"bookmarks": {"calls": {"partitions": [{"context": {"account_sid": ["AC1"]}, "v": 2}]}}}
     assert manager(state, "calls").get_context_state({"account_sid": ["AC1"]})["v"] == 2
 
