@@ -31,7 +31,7 @@ from twilio_sandbox import Sandbox
 
 from tap_twilio.shards import Shard
 
-pytestmark = [pytest.mark.postgres, pytest.mark.heavy]
+pytestmark = [pytest.mark.postgres, pytest.mark.heavy(seconds=280)]
 ROOT = Path(__file__).resolve().parent.parent
 AIRFLOW_VERSION = "3.3.2"
 AIRFLOW_VENV = Path(os.environ.get("TAP_TWILIO_AIRFLOW_VENV", ROOT / ".bench" / "airflow-venv"))

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.heavy  # two minutes (callgrind alone takes one): started first, so the workers end together
+pytestmark = pytest.mark.heavy(seconds=130)
 ROOT = Path(__file__).resolve().parent.parent
 
 

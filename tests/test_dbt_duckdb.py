@@ -22,7 +22,7 @@ from test_postgres_e2e import pipe, stream_info
 from test_readme_walkthroughs import MARKER, run_block, user_env
 from twilio_sandbox import Sandbox
 
-pytestmark = pytest.mark.heavy  # minutes: started first, so the workers end together
+pytestmark = pytest.mark.heavy(seconds=190)
 
 RAW, MODELS = "twilio", "twilio_analytics"
 

@@ -30,7 +30,7 @@ from test_postgres_e2e import (
 )
 from twilio_sandbox import Sandbox
 
-pytestmark = pytest.mark.heavy  # minutes: started first, so the workers end together
+pytestmark = pytest.mark.heavy(seconds=80)
 
 Rows = Callable[[str], list[dict[str, Any]]]  # SQL -> rows as dicts
 CENT = Decimal("0.000001")  # the staging layer's exact decimals: 6 places

@@ -12,7 +12,7 @@ import pytest
 from tap_twilio.streams import STREAM_TYPES
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.heavy  # a minute or more: started first, so the workers end together
+pytestmark = pytest.mark.heavy(seconds=40)
 ROW = re.compile(r"^(\w+) +(\d+)$")
 
 

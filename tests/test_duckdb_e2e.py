@@ -17,7 +17,7 @@ from twilio_sandbox import Sandbox
 
 from tests.exact import assert_exact, hold_clock
 
-pytestmark = pytest.mark.heavy  # a minute or more: started first, so the workers end together
+pytestmark = pytest.mark.heavy(seconds=60)
 
 SCHEMA = "twilio"
 

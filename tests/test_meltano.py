@@ -36,7 +36,7 @@ from twilio_sandbox import Sandbox
 
 from tap_twilio.dates import to_iso
 
-pytestmark = pytest.mark.heavy  # a minute or more: started first, so the workers end together
+pytestmark = pytest.mark.heavy(seconds=210)
 
 ROOT = Path(__file__).resolve().parent.parent
 MELTANO_VERSION = "4.4.1"

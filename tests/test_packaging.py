@@ -23,7 +23,7 @@ from twilio_sandbox import Sandbox
 
 from tap_twilio.streams import STREAM_TYPES
 
-pytestmark = pytest.mark.heavy  # a minute or more: started first, so the workers end together
+pytestmark = pytest.mark.heavy(seconds=45)
 
 ROOT = Path(__file__).resolve().parent.parent
 PARALLEL_TEST_CACHES = {".bench", ".pytest_cache", ".ruff_cache", ".mypy_cache", "output"}  # output: the demo's test

@@ -29,7 +29,7 @@ BIN = Path(sys.executable).parent
 ALL_ACCOUNTS = "*"  # the accounts stream is keyed by its own sid
 
 
-pytestmark = [pytest.mark.postgres, pytest.mark.heavy]
+pytestmark = [pytest.mark.postgres, pytest.mark.heavy(seconds=100)]
 
 
 # --- what the sandbox holds ----------------------------------------------------------------------

@@ -13,7 +13,7 @@ from twilio_sandbox import Sandbox
 
 from tests.exact import assert_exact, committed, hold_clock
 
-pytestmark = pytest.mark.heavy  # a minute or more: started first, so the workers end together
+pytestmark = pytest.mark.heavy(seconds=35)
 
 RESUME_REQUEST_RATIO_MAX = 1.3  # issue 11: three kills cost at most 30% more requests than a clean run
 

@@ -32,7 +32,7 @@ from test_postgres_e2e import (
 from test_readme_walkthroughs import walkthrough
 from twilio_sandbox import Faults, Sandbox, ScriptedFault
 
-pytestmark = pytest.mark.heavy  # a minute or more: started first, so the workers end together
+pytestmark = pytest.mark.heavy(seconds=45)
 
 STREAMS = {"accounts", "messages", "message_media", "calls", "usage_records"}
 SAVE_STATE = str(BIN / "tap-twilio-save-state")

@@ -72,6 +72,22 @@ def test_a_skipped_test_fails_in_ci_and_is_reported_elsewhere(tmp_path):
     assert "SKIPPED" in locally.stdout and "no widget" in locally.stdout  # -ra lists every skip
 
 
+def test_heavy_files_are_collected_first_the_longest_first_and_each_says_how_long(tmp_path):
+    files = {"test_a.py": "", "test_b.py": "(seconds=10)", "test_c.py": "(seconds=90)", "test_d.py": "(seconds=40)"}
+    for name, weight in files.items():
+        mark = f"pytestmark = pytest.mark.heavy{weight}\n" if weight else ""
+        (tmp_path / name).write_text(f"import pytest\n{mark}\ndef test_one():\n    pass\n\ndef test_two():\n    pass\n")
+    plugin = ["-p", "conftest", "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(tmp_path), "-n", "0"]
+    env = {"PYTHONPATH": os.pathsep.join((str(ROOT / "tests"), str(ROOT)))}
+    run = pytest_run(*plugin, "--collect-only", "-q", *sorted(files), env=env, cwd=tmp_path)
+    assert run.returncode == 0, run.stdout
+    order = [line.split("::")[0] for line in run.stdout.splitlines() if "::" in line]
+    assert order == ["test_c.py"] * 2 + ["test_d.py"] * 2 + ["test_b.py"] * 2 + ["test_a.py"] * 2
+    (tmp_path / "test_e.py").write_text("import pytest\npytestmark = pytest.mark.heavy\n\ndef test_x():\n    pass\n")
+    unweighed = pytest_run(*plugin, "--collect-only", "-q", "test_e.py", env=env, cwd=tmp_path)
+    assert unweighed.returncode == 4 and "test_e.py: mark heavy with seconds=" in unweighed.stdout + unweighed.stderr
+
+
 def test_no_test_benchmark_or_script_reads_a_file_outside_the_repository():
     outside = re.compile(r"""["'](/(?:work|home|root|opt|srv|mnt|usr/share)/[^"']*)["']""")
     found = [

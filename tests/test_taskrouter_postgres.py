@@ -16,7 +16,7 @@ from twilio_sandbox import Sandbox
 from tap_twilio.dates import format_iso, parse_iso
 from tests.conftest import FAST_RETRIES, discover, select
 
-pytestmark = [pytest.mark.postgres, pytest.mark.heavy]
+pytestmark = [pytest.mark.postgres, pytest.mark.heavy(seconds=25)]
 __all__ = ["pg_schema"]  # the fixture, used by name
 WINDOWED = {"taskrouter_events": "event_date", "alerts": "date_created"}
 
