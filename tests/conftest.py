@@ -54,7 +54,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Files marked `heavy(seconds=N)` first, longest first: xdist (--dist loadfile) hands files to workers in this
     order, so the long ones start at once on different workers and the short ones fill in behind them. (In
-    alphabetical order the longest file started eleventh, and one worker ran the last five minutes alone.)"""
+    alphabetical order the longest file started eleventh, and the last minutes ran one heavy file at a time.)"""
     weight: dict[Path, float] = {}
     for item in items:
         mark = item.get_closest_marker("heavy")
