@@ -31,6 +31,13 @@ def pytest_run(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) 
     )
 
 
+def with_suite_hooks(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """pytest on test files written in tmp_path, with the suite's hooks (-p conftest) and settings, in one process."""
+    plugin = ["-p", "conftest", "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(tmp_path), "-n", "0"]
+    path = {"PYTHONPATH": os.pathsep.join((str(ROOT / "tests"), str(ROOT)))}
+    return pytest_run(*plugin, *args, env={**path, **env}, cwd=tmp_path)
+
+
 def closed_port() -> str:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -62,12 +69,10 @@ def test_without_postgresql_the_tests_that_need_none_run_when_asked():
 
 def test_a_skipped_test_fails_in_ci_and_is_reported_elsewhere(tmp_path):
     (tmp_path / "test_skips.py").write_text("import pytest\n\ndef test_x():\n    pytest.skip('no widget')\n")
-    plugin = ["-p", "conftest", "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(tmp_path), "-n", "0"]
-    env = {"PYTHONPATH": os.pathsep.join((str(ROOT / "tests"), str(ROOT)))}  # -p conftest: the suite's hooks
-    in_ci = pytest_run(*plugin, str(tmp_path / "test_skips.py"), env={**env, "CI": "true"}, cwd=tmp_path)
+    in_ci = with_suite_hooks(tmp_path, str(tmp_path / "test_skips.py"), CI="true")
     assert in_ci.returncode == 1, in_ci.stdout
     assert "skipped in CI, where every test must run" in in_ci.stdout and "no widget" in in_ci.stdout
-    locally = pytest_run(*plugin, str(tmp_path / "test_skips.py"), env=env, cwd=tmp_path)
+    locally = with_suite_hooks(tmp_path, str(tmp_path / "test_skips.py"))
     assert locally.returncode == 0, locally.stdout
     assert "SKIPPED" in locally.stdout and "no widget" in locally.stdout  # -ra lists every skip
 
@@ -77,14 +82,12 @@ def test_heavy_files_are_collected_first_the_longest_first_and_each_says_how_lon
     for name, weight in files.items():
         mark = f"pytestmark = pytest.mark.heavy{weight}\n" if weight else ""
         (tmp_path / name).write_text(f"import pytest\n{mark}\ndef test_one():\n    pass\n\ndef test_two():\n    pass\n")
-    plugin = ["-p", "conftest", "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(tmp_path), "-n", "0"]
-    env = {"PYTHONPATH": os.pathsep.join((str(ROOT / "tests"), str(ROOT)))}
-    run = pytest_run(*plugin, "--collect-only", "-q", *sorted(files), env=env, cwd=tmp_path)
+    run = with_suite_hooks(tmp_path, "--collect-only", "-q", *sorted(files))
     assert run.returncode == 0, run.stdout
     order = [line.split("::")[0] for line in run.stdout.splitlines() if "::" in line]
     assert order == ["test_c.py"] * 2 + ["test_d.py"] * 2 + ["test_b.py"] * 2 + ["test_a.py"] * 2
     (tmp_path / "test_e.py").write_text("import pytest\npytestmark = pytest.mark.heavy\n\ndef test_x():\n    pass\n")
-    unweighed = pytest_run(*plugin, "--collect-only", "-q", "test_e.py", env=env, cwd=tmp_path)
+    unweighed = with_suite_hooks(tmp_path, "--collect-only", "-q", "test_e.py")
     assert unweighed.returncode == 4 and "test_e.py: mark heavy with seconds=" in unweighed.stdout + unweighed.stderr
 
 
