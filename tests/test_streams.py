@@ -68,3 +68,12 @@ def test_account_sids_restricts_every_stream_including_alerts(sandbox, config, t
         sandbox.main_account_sid not in path or path.endswith("Accounts.json?PageSize=1000")
         for _, path in sandbox.stats.requests
     )
+
+
+def test_the_accounts_stream_writes_the_runs_one_listing_and_lists_nothing_again(sandbox, config, tmp_path):
+    catalog = select(discover(tmp_path, config), {"accounts", "messages"})
+    sandbox.reset_stats()
+    run = run_tap(tmp_path, config, catalog=catalog)
+    listings = [p for _, p in sandbox.stats.requests if p.split("?")[0] == "/2010-04-01/Accounts.json"]
+    assert len(listings) == 1, "the stream's records are the run's listing (it used to be read ahead a second time)"
+    assert {r["sid"] for r in run.records["accounts"]} == {a["sid"] for a in sandbox.expected("accounts")}

@@ -14,9 +14,12 @@ from tap_twilio.streams.base import Endpoint
 from tap_twilio.windows import Unit
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Hashable, Iterable, Iterator
 
     from singer_sdk.helpers.types import Context, Record
+
+    from tap_twilio.page import Page
+    from tap_twilio.windows import Split
 
 CONFERENCE_STATUSES = ({"Status": "init"}, {"Status": "in-progress"}, {"Status": "completed"})
 NUMBER_TYPES = {"local": "Local", "mobile": "Mobile", "toll_free": "TollFree"}
@@ -29,6 +32,10 @@ class Accounts(TwilioStream):
     path = "/Accounts.json"
     per_account = False
     state_partitioning_keys = None
+
+    @override
+    def planned_lanes(self) -> Iterator[tuple[Hashable, Callable[[], Iterable[Page | Split]]]]:
+        return iter(())  # no list of its own to read ahead (it was read again, and its page held till the end)
 
     @override
     def record_batches(self, ctx: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
