@@ -146,7 +146,7 @@ class SyncRun:
                     estimate=self.settings.page_size * RECORD_BYTES,
                     depth=PAGES_AHEAD,
                     urgent=lambda item: isinstance(item, Split),  # a dense window's older ranges start at once
-                    kind=_stream_of,  # one big page (the accounts listing) must not hold back every small list
+                    kind=_stream_of,  # one stream's big pages must not hold back every small list
                 )
             return self._pipeline
 
